@@ -1,0 +1,1 @@
+"""Data pipeline: import public corpora, clean, split, analyse, and build training datasets."""

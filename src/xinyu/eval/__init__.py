@@ -1,0 +1,1 @@
+"""Evaluation: turn-based generation, metrics, LLM judge, persona probes, comparison reports."""

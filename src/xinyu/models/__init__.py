@@ -1,0 +1,1 @@
+"""Model registry, loading and chat templates."""
