@@ -24,6 +24,10 @@ from typing import Any, Protocol, runtime_checkable
 from xinyu.errors import XinyuError
 
 
+class BackendError(XinyuError):
+    """The model server failed or could not be reached while generating (HTTP API: 502)."""
+
+
 @dataclass(slots=True)
 class GenerationParams:
     """Sampling parameters, shared by every backend.

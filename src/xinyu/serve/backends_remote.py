@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from xinyu.errors import XinyuError
-from xinyu.serve.backends import BaseBackend, GenerationParams, StreamStats
+from xinyu.serve.backends import BackendError, BaseBackend, GenerationParams, StreamStats
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class OpenAIBackend(BaseBackend):
         try:
             models = [m.id for m in self.client.models.list()]
         except openai.OpenAIError as exc:
-            raise XinyuError(f"cannot list models at {self.base_url}: {exc}") from None
+            raise BackendError(f"cannot list models at {self.base_url}: {exc}") from None
         if not models:
             raise XinyuError(f"{self.base_url}/models lists no model: pass --remote-model NAME")
         return models[0]
@@ -142,9 +142,9 @@ class OpenAIBackend(BaseBackend):
                         yield choice.delta.content
             finished = True
         except openai.APIStatusError as exc:
-            raise XinyuError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from None
+            raise BackendError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from None
         except openai.APIConnectionError as exc:
-            raise XinyuError(f"cannot reach {self.base_url}: {exc}") from None
+            raise BackendError(f"cannot reach {self.base_url}: {exc}") from None
         finally:
             if response is not None:
                 response.close()
