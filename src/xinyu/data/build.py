@@ -154,10 +154,21 @@ def _source_stream(run: _SourceRun, recipe: Recipe, recipe_dir: Path | None) -> 
         yield d
 
 
-def _labels(recipe: Recipe) -> list[str]:
-    """Display names of the sources, made unique (``smile``, ``smile (data_edge_cases)``...)."""
-    labels = [spec.label() for spec in recipe.sources]
-    out = []
+def _labels(recipe: Recipe, recipe_dir: Path | None) -> list[str]:
+    """Display names of the sources (name, builtin, format — detected if need be), made unique."""
+    from xinyu.data.formats import detect_format
+    from xinyu.errors import XinyuError
+
+    labels = []
+    for i, spec in enumerate(recipe.sources):
+        label = spec.name or spec.builtin or spec.format
+        if label is None:
+            try:
+                label = detect_format(resolve_path(spec.path or "", recipe_dir, f"sources.{i}.path"))
+            except XinyuError:
+                label = Path(spec.path or "").name  # the build reports the real problem when it reads
+        labels.append(label)
+    out: list[str] = []
     for i, (spec, label) in enumerate(zip(recipe.sources, labels, strict=True)):
         if labels.count(label) > 1 and labels.index(label) != i:
             label = f"{label} ({Path(spec.path).name})" if spec.path else f"{label} #{i}"
@@ -247,7 +258,7 @@ def _build_into(tmp: Path, recipe: Recipe, recipe_dir: Path | None, progress: bo
     plan = SplitPlan(recipe.split)
     runs = [
         _SourceRun(spec, i, label)
-        for i, (spec, label) in enumerate(zip(recipe.sources, _labels(recipe), strict=True))
+        for i, (spec, label) in enumerate(zip(recipe.sources, _labels(recipe, recipe_dir), strict=True))
     ]
     seen_ids: dict[str, str] = {}
     weights: dict[str, float] = {}

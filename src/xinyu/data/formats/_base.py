@@ -138,26 +138,26 @@ def iter_files(root: Path, suffixes: tuple[str, ...], recursive: bool = False) -
             yield root / name
 
 
-def first_file(root: Path, suffixes: tuple[str, ...], recursive: bool = False) -> Path | None:
-    """Any one matching file under ``root`` (for sniffing; not necessarily the first in order)."""
+def sample_files(
+    root: Path, suffixes: tuple[str, ...], recursive: bool = False, limit: int = 20
+) -> list[Path]:
+    """Up to ``limit`` matching files under ``root`` in natural order (for sniffing a directory)."""
     if root.is_file():
-        return root if root.name.lower().endswith(suffixes) else None
+        return [root] if root.name.lower().endswith(suffixes) else []
     if not root.is_dir():
-        return None
-    stack = [root]
-    while stack:
-        here = stack.pop()
-        subdirs = []
-        with os.scandir(here) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_file() and entry.name.lower().endswith(suffixes):
-                    return Path(entry.path)
-                if recursive and entry.is_dir():
-                    subdirs.append(Path(entry.path))
-        stack.extend(sorted(subdirs, reverse=True))
-    return None
+        return []
+    out: list[Path] = []
+    for file in iter_files(root, suffixes, recursive):
+        out.append(file)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def first_file(root: Path, suffixes: tuple[str, ...], recursive: bool = False) -> Path | None:
+    """The first matching file under ``root`` in natural order, or ``None``."""
+    files = sample_files(root, suffixes, recursive, limit=1)
+    return files[0] if files else None
 
 
 def relative_name(path: Path, root: Path) -> str:
@@ -195,6 +195,9 @@ def _decode_head(path: Path, raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(raw) - 4:  # a multi-byte character cut at the sniff boundary
             return raw[: exc.start].decode("utf-8-sig")
+        last_newline = raw.rfind(b"\n", 0, exc.start)
+        if last_newline > 0:  # complete lines before the bad one: enough to tell the layout
+            return raw[: last_newline + 1].decode("utf-8-sig")
         hint = ""
         with contextlib.suppress(UnicodeDecodeError):
             raw[: exc.start + 64 - (exc.start + 64) % 2].decode("gb18030")

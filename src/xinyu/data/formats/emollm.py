@@ -28,7 +28,6 @@ from xinyu.data.formats._base import (
     BadPolicy,
     Loc,
     ReadReport,
-    first_file,
     first_record,
     iter_files,
     iter_records,
@@ -36,6 +35,7 @@ from xinyu.data.formats._base import (
     relative_name,
     require_dict,
     require_str,
+    sample_files,
     split_prefixed,
 )
 from xinyu.data.formats.alpaca import alpaca_messages
@@ -79,9 +79,11 @@ def layout_of(obj: Any) -> str | None:
 
 def detect(path: Path) -> bool:
     """Detect xtuner ``conversation`` records, ms-swift ``query/response`` records, or flattened 来访者/医生 JSONL."""
-    sample = first_file(path, (".json", ".jsonl"), recursive=True)
-    obj = first_record(sample) if sample else None
-    return layout_of(obj) in ("xtuner", "swift", "flat")
+    # A directory may mix layouts (EmoLLM ships alpaca-style files beside xtuner ones): look at several.
+    return any(
+        layout_of(first_record(f)) in ("xtuner", "swift", "flat")
+        for f in sample_files(path, (".json", ".jsonl"), recursive=True)
+    )
 
 
 def xtuner_messages(obj: dict[str, Any], loc: Loc) -> list[dict[str, str]]:
