@@ -118,6 +118,11 @@ _BANK_CARD = re.compile(_NB + r"([1-9][0-9]{3}(?:\s?[0-9]{4}){2,3}(?:\s?[0-9]{1,
 # Cheap gate: text without a digit, '@' or a WeChat keyword cannot hold any of the kinds above.
 _GATE = re.compile(r"[0-9@]|微信|威信|薇信|[Vv]信|[VvWw][Xx]|weixin|[Ww]e[Cc]hat")
 
+# Full-width digits, letters and '@' map one-to-one onto ASCII, so offsets found in the mapped text are
+# offsets in the original.
+_FULLWIDTH = re.compile(r"[\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
+_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF5B)}
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -162,7 +167,11 @@ def find_pii(text: str, kinds: Iterable[str] | None = None) -> list[PiiMatch]:
     Returns:
         Non-overlapping matches sorted by position (on overlap the earlier, then longer, match wins).
     """
-    if not text or not _GATE.search(text):
+    if not text:
+        return []
+    if _FULLWIDTH.search(text):
+        text = text.translate(_TO_ASCII)
+    if not _GATE.search(text):
         return []
     wanted = set(KINDS if kinds is None else kinds)
     unknown = wanted - set(KINDS)
