@@ -23,6 +23,7 @@ def D(i, *contents, topic=None, source="s"):
 
 def char_tokenizer():
     """A real (tiny) fast tokenizer: one token per character."""
+    pytest.importorskip("transformers")
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 

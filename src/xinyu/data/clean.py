@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from xinyu.config import StrictModel
-from xinyu.data.dedup import NearDuplicateIndex, dialogue_text_key, exact_digest
+from xinyu.data.dedup import NearDuplicateIndex, dialogue_codes, exact_digest
 from xinyu.data.normalize import normalize_punctuation, normalize_unicode, normalize_whitespace
 from xinyu.data.schema import Dialogue, dialogue_problems
 from xinyu.safety.pii import redact_with_counts
@@ -264,16 +264,16 @@ class Cleaner:
             return None
         meta = dict(dialogue.meta)
         if self.config.exact_dedup or self._near is not None:
-            key = dialogue_text_key(messages)
+            codes = dialogue_codes(messages)
             if self.config.exact_dedup:
-                digest = exact_digest(key)
+                digest = exact_digest(codes)
                 if digest in self._digests:
                     report.rules["exact_dedup"] += 1
                     report.drop(dialogue.id, "exact_duplicate")
                     return None
                 self._digests.add(digest)
             if self._near is not None:
-                sig = self._near.signature(key.replace("|", ""))
+                sig = self._near.signature(codes)
                 match = self._near.find(sig)
                 if match is not None:
                     report.rules["near_dedup"] += 1

@@ -1,56 +1,96 @@
 """Exact and near-duplicate detection for dialogues, streaming-friendly.
 
-Exact duplicates: a 128-bit BLAKE2b digest of the dialogue's user/assistant text reduced by
-:func:`xinyu.data.normalize.dedup_key` (case, whitespace and punctuation ignored; system prompts
-ignored, since corpora reuse one prompt for every record). Only digests are kept.
+Exact duplicates: a 128-bit BLAKE2b digest of the dialogue's user/assistant text reduced to letters and
+digits (case, whitespace and punctuation ignored; system prompts ignored, since corpora reuse one prompt
+for every record), see :func:`dialogue_codes`. Only digests are kept.
 
 Near duplicates: MinHash signatures over character n-gram shingles, indexed with datasketch's
 :class:`~datasketch.MinHashLSH`; an LSH candidate counts as a duplicate only when its estimated Jaccard
 similarity reaches the threshold. Only signatures are kept (``num_perm`` × 4 bytes per dialogue), never
 the text. The signature is computed with numpy using datasketch's own ``affine32`` permutations,
 because datasketch hashes every shingle with a Python-level call, which is too slow for 55k dialogues
-of ~1,000 characters; shingles are hashed vectorised (a polynomial rolling hash of code points).
+of ~1,000 characters; shingles are hashed vectorised (a polynomial rolling hash of code points) over
+the same reduced text as the exact digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
-from xinyu.data.normalize import dedup_key
-
-_MASK32 = np.uint64(0xFFFFFFFF)
+_CHUNK = 2048  # shingles per block of the signature computation
 
 
-def dialogue_text_key(messages: Iterable[dict[str, str]]) -> str:
-    """The user/assistant text of a dialogue reduced for duplicate detection (turns separated by ``|``)."""
-    return "|".join(f"{m['role'][0]}{dedup_key(m['content'])}" for m in messages if m["role"] != "system")
+_USER, _ASSISTANT = "\x01", "\x02"  # turn markers kept in the reduced text, so turn boundaries count
 
 
-def exact_digest(key: str) -> bytes:
-    """128-bit digest of a :func:`dialogue_text_key`."""
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
+@lru_cache(maxsize=1)
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    # Per code point of the BMP: keep it (letters and digits of any script, plus the turn markers)?
+    # and its lower-case form (ASCII). A lookup table reduces a whole dialogue in a few numpy calls,
+    # where a regular expression per turn costs several microseconds.
+    keep = np.fromiter((chr(i).isalnum() for i in range(0x10000)), dtype=bool, count=0x10000)
+    keep[[ord(_USER), ord(_ASSISTANT)]] = True
+    lower = np.arange(0x10000, dtype=np.uint32)
+    lower[ord("A") : ord("Z") + 1] += 32
+    return keep, lower
 
 
-def shingle_hashes(text: str, size: int) -> np.ndarray:
-    """Unique 32-bit hashes of the character ``size``-grams of ``text`` (the whole text if shorter)."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+def dialogue_codes(messages: Iterable[dict[str, str]]) -> np.ndarray:
+    """The user/assistant text of a dialogue reduced for duplicate detection, as code points.
+
+    Letters and digits only (case-folded), so whitespace and punctuation differences do not matter;
+    system prompts are left out (corpora reuse one prompt for every record); each turn starts with a
+    role marker.
+    """
+    text = "".join(
+        (_USER if m["role"] == "user" else _ASSISTANT) + m["content"]
+        for m in messages
+        if m["role"] != "system"
+    )
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    keep, lower = _tables()
+    bmp = codes < 0x10000
+    if bmp.all():
+        return lower[codes[keep[codes]]]
+    # Outside the BMP: keep CJK extension ideographs (U+20000-U+3FFFF), drop emoji and symbols.
+    mask = np.zeros(len(codes), dtype=bool)
+    mask[bmp] = keep[codes[bmp]]
+    mask |= (codes >= 0x20000) & (codes < 0x40000)
+    out = codes[mask].copy()
+    small = out < 0x10000
+    out[small] = lower[out[small]]
+    return out
+
+
+def exact_digest(codes: np.ndarray) -> bytes:
+    """128-bit digest of a :func:`dialogue_codes` array."""
+    return hashlib.blake2b(codes.tobytes(), digest_size=16).digest()
+
+
+def shingle_hashes(codes: np.ndarray, size: int) -> np.ndarray:
+    """32-bit hashes of the ``size``-grams of a code-point array (the whole array if shorter).
+
+    Repeated shingles are not removed: a minimum over a multiset equals the minimum over its set, and
+    skipping the sort keeps this cheap.
+    """
     if len(codes) == 0:
         return np.zeros(0, dtype=np.uint32)
-    if len(codes) < size:
-        size = len(codes)
+    size = min(size, len(codes))
     count = len(codes) - size + 1
-    acc = np.zeros(count, dtype=np.uint64)
+    acc = codes[:count].astype(np.uint64)
     prime = np.uint64(1_000_003)
-    for j in range(size):  # polynomial hash mod 2^64 (wrap-around is intended)
-        acc = acc * prime + codes[j : j + count]
+    for j in range(1, size):  # polynomial hash mod 2^64, in place (wrap-around is intended)
+        acc *= prime
+        acc += codes[j : j + count]
     # Fold to 32 bits with a murmur-style finaliser so that nearby n-grams spread out.
     acc ^= acc >> np.uint64(33)
     acc *= np.uint64(0xFF51AFD7ED558CCD)
     acc ^= acc >> np.uint64(33)
-    return np.unique((acc & _MASK32).astype(np.uint32))
+    return acc.astype(np.uint32)
 
 
 class NearDuplicateIndex:
@@ -77,22 +117,25 @@ class NearDuplicateIndex:
         self._perm_a, self._perm_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._signatures: dict[str, np.ndarray] = {}
+        self._buffer = np.empty((num_perm, _CHUNK), dtype=np.uint32)
 
     def __len__(self) -> int:
         return len(self._signatures)
 
-    def signature(self, text: str) -> np.ndarray:
-        """MinHash signature (``uint32[num_perm]``) of ``text``'s shingle set."""
-        hashes = shingle_hashes(text, self.shingle_size)
-        if len(hashes) == 0:
-            return np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        # datasketch's affine32 permutations a*h + b mod 2^32 (our shingle hashes are already mixed, so
-        # its extra input mixing step is not needed); chunked so the (shingles x permutations) matrix
-        # stays small for very long texts.
+    def signature(self, text: str | np.ndarray) -> np.ndarray:
+        """MinHash signature (``uint32[num_perm]``) of the shingle set of a text or code-point array."""
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) if isinstance(text, str) else text
+        hashes = shingle_hashes(codes, self.shingle_size)
         sig = np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        for start in range(0, len(hashes), 4096):
-            chunk = hashes[start : start + 4096, None]
-            sig = np.minimum(sig, (chunk * self._perm_a + self._perm_b).min(axis=0))
+        # datasketch's affine32 permutations a*h + b mod 2^32 (our shingle hashes are already mixed, so
+        # its extra input mixing is not needed), computed in a reused (permutations x chunk) buffer:
+        # allocating a fresh matrix per dialogue costs more than the arithmetic.
+        for start in range(0, len(hashes), _CHUNK):
+            chunk = hashes[start : start + _CHUNK]
+            out = self._buffer[:, : len(chunk)]
+            np.multiply(self._perm_a[:, None], chunk, out=out)
+            out += self._perm_b[:, None]
+            np.minimum(sig, out.min(axis=1), out=sig)
         return sig
 
     def _lean(self, sig: np.ndarray):

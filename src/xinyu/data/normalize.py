@@ -98,11 +98,3 @@ def normalize_punctuation(text: str) -> str:
 def normalize_unicode(text: str) -> str:
     """Canonical composition (NFC) only; compatibility mappings (NFKC) are deliberately not applied."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
-
-
-_KEY_DROP = re.compile(r"[\W_]+")
-
-
-def dedup_key(text: str) -> str:
-    """Text reduced for duplicate detection: lower-cased, whitespace, punctuation and symbols removed."""
-    return _KEY_DROP.sub("", text.lower())

@@ -53,9 +53,17 @@ def load_stats_tokenizer(name: str | None) -> Any:
     """Load a tokenizer by model argument (``None`` → no tokenizer)."""
     if name is None:
         return None
-    from xinyu.models import load_tokenizer
+    from xinyu.errors import XinyuError
 
-    return load_tokenizer(name)
+    try:
+        from xinyu.models import load_tokenizer
+
+        return load_tokenizer(name)
+    except ImportError as exc:
+        raise XinyuError(
+            f"cannot load tokenizer '{name}' ({exc}); install xinyu[train] or use --tokenizer none "
+            "(recipes: stats.tokenizer=none)"
+        ) from None
 
 
 class CorpusStats:

@@ -115,8 +115,9 @@ _WECHAT = re.compile(
     r"([A-Za-z][-_A-Za-z0-9]{5,19})" + r"(?![-_A-Za-z0-9])"
 )
 _BANK_CARD = re.compile(_NB + r"([1-9][0-9]{3}(?:\s?[0-9]{4}){2,3}(?:\s?[0-9]{1,3})?)" + _NA)
-# Cheap gate: text without a digit, '@' or a WeChat keyword cannot hold any of the kinds above.
-_GATE = re.compile(r"[0-9@]|微信|威信|薇信|[Vv]信|[VvWw][Xx]|weixin|[Ww]e[Cc]hat")
+# Cheap gate: text without a digit, '@' or the first letter of a WeChat keyword cannot hold any of the
+# kinds above (one character class scans several times faster than an alternation of keywords).
+_GATE = re.compile(r"[0-9@微威薇VvWw]")
 
 # Full-width digits, letters and '@' map one-to-one onto ASCII, so offsets found in the mapped text are
 # offsets in the original.
