@@ -155,8 +155,14 @@ class LlamaCppBackend(BaseBackend):
                 finally:
                     chunks.close()
             finally:
-                # llama.cpp samples one token past max_tokens before it checks the limit.
-                stats.completion_tokens = min(sampled, max_tokens) if sampled else 0
+                if finished and stats.finish_reason == "length":
+                    stats.completion_tokens = max_tokens
+                elif finished:
+                    # Tokens fed back into the context: the reply's tokens, without the end-of-turn
+                    # token that stopped it (llama.cpp samples that one but never evaluates it).
+                    stats.completion_tokens = max(0, self.llm.n_tokens - stats.prompt_tokens)
+                else:
+                    stats.completion_tokens = sampled
                 if not finished:
                     stats.finish_reason = "cancelled"
                 self._end(stats)

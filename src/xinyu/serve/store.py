@@ -385,6 +385,15 @@ class Store:
             db.flush()
             return row.id
 
+    def update_feedback_comment(self, feedback_id: int, comment: str) -> None:
+        """Attach a comment (redacted, encrypted when a key is set) to an existing feedback entry."""
+        sealed, encrypted = self._seal(comment)
+        with self._sessions.begin() as db:
+            row = db.get(FeedbackRow, feedback_id)
+            if row is None:
+                raise StoreError(f"unknown feedback {feedback_id}")
+            row.comment, row.encrypted = sealed, encrypted
+
     def feedback(self, message_id: str | None = None) -> list[FeedbackRecord]:
         """Feedback entries, oldest first (for one message when given)."""
         with self._sessions() as db:
