@@ -248,166 +248,161 @@ def build_dataset(
     return target
 
 
-def _build_into(tmp: Path, recipe: Recipe, recipe_dir: Path | None, progress: bool) -> None:
-    from xinyu.data import contamination, report
-    from xinyu.data.stats import CorpusStats, load_stats_tokenizer
+def _clean_or_check(cleaner: Cleaner, run: _SourceRun, d: Dialogue) -> Dialogue | None:
+    """Clean a corpus dialogue; generated data (persona) is only checked against the strict schema."""
+    spec = run.spec
+    if spec.clean if spec.clean is not None else spec.builtin != "persona":
+        return cleaner.clean(d)
+    run.clean_report.seen += 1
+    if dialogue_problems(d.messages, strict=True):
+        run.clean_report.drop(d.id, "invalid")
+        return None
+    run.clean_report.kept += 1
+    return d
 
-    work = tmp / ".work"
-    work.mkdir()
-    cleaner = Cleaner(recipe.clean)
-    plan = SplitPlan(recipe.split)
-    runs = [
-        _SourceRun(spec, i, label)
-        for i, (spec, label) in enumerate(zip(recipe.sources, _labels(recipe, recipe_dir), strict=True))
-    ]
-    seen_ids: dict[str, str] = {}
-    weights: dict[str, float] = {}
-    persona: list[Dialogue] = []
-    pooled = work / "pooled.jsonl"
-    with open(pooled, "w", encoding="utf-8") as pool:
-        for run in runs:
-            spec = run.spec
-            cleaner.report = run.clean_report
-            use_cleaner = spec.clean if spec.clean is not None else spec.builtin != "persona"
-            for d in _progress(_source_stream(run, recipe, recipe_dir), run.label, progress):
-                if use_cleaner:
-                    kept = cleaner.clean(d)
-                else:
-                    run.clean_report.seen += 1
-                    problems = dialogue_problems(d.messages, strict=True)
-                    kept = None if problems else d
-                    if problems:
-                        run.clean_report.drop(d.id, "invalid")
-                    else:
-                        run.clean_report.kept += 1
-                if kept is None:
-                    continue
-                w = _weight(recipe, spec, kept)
-                if w < 1.0 and _share(recipe.seed, kept.id) >= w:
-                    run.sampled_out += 1
-                    continue
-                if kept.id in seen_ids:
-                    raise DataError(
-                        f"dialogue id {kept.id!r} comes from sources '{seen_ids[kept.id]}' and "
-                        f"'{run.label}'; give one of them a distinct `name:`",
-                        field=f"sources.{run.index}.name",
-                    )
-                seen_ids[kept.id] = run.label
-                run.kept += 1
-                if w > 1.0:
-                    weights[kept.id] = w
-                if spec.builtin == "persona":
-                    persona.append(kept)  # persona data goes to train only, never to val/test
-                    continue
-                plan.add(kept)
-                pool.write(json.dumps(kept.to_dict(), ensure_ascii=False) + "\n")
-    for run in runs:
-        if run.read_report.bad:
-            log.warning(
-                "%s: skipped %d bad records (first: %s)",
-                run.label,
-                run.read_report.bad,
-                "; ".join(run.read_report.bad_examples[:3]),
-            )
 
-    tokenizer = load_stats_tokenizer(recipe.stats.tokenizer_name())
-    split_stats = {s: CorpusStats(tokenizer, recipe.stats.batch_size) for s in SPLITS}
+class _Pool:
+    """Stage 1: every source read, cleaned, sampled and written to one pooled file (persona aside)."""
+
+    def __init__(self, recipe: Recipe, recipe_dir: Path | None, path: Path, progress: bool) -> None:
+        self.path = path
+        self.plan = SplitPlan(recipe.split)
+        self.runs = [
+            _SourceRun(spec, i, label)
+            for i, (spec, label) in enumerate(zip(recipe.sources, _labels(recipe, recipe_dir), strict=True))
+        ]
+        self.weights: dict[str, float] = {}
+        self.persona: list[Dialogue] = []
+        cleaner = Cleaner(recipe.clean)  # one cleaner: duplicates are found across sources too
+        seen_ids: dict[str, str] = {}
+        with open(path, "w", encoding="utf-8") as pool:
+            for run in self.runs:
+                cleaner.report = run.clean_report
+                for d in _progress(_source_stream(run, recipe, recipe_dir), run.label, progress):
+                    kept = _clean_or_check(cleaner, run, d)
+                    if kept is None:
+                        continue
+                    w = _weight(recipe, run.spec, kept)
+                    if w < 1.0 and _share(recipe.seed, kept.id) >= w:
+                        run.sampled_out += 1
+                        continue
+                    if kept.id in seen_ids:
+                        raise DataError(
+                            f"dialogue id {kept.id!r} comes from sources '{seen_ids[kept.id]}' and "
+                            f"'{run.label}'; give one of them a distinct `name:`",
+                            field=f"sources.{run.index}.name",
+                        )
+                    seen_ids[kept.id] = run.label
+                    run.kept += 1
+                    if w > 1.0:
+                        self.weights[kept.id] = w
+                    if run.spec.builtin == "persona":
+                        self.persona.append(kept)  # persona data goes to train only, never to val/test
+                        continue
+                    self.plan.add(kept)
+                    pool.write(json.dumps(kept.to_dict(), ensure_ascii=False) + "\n")
+        for run in self.runs:
+            if run.read_report.bad:
+                log.warning(
+                    "%s: skipped %d bad records (first: %s)",
+                    run.label,
+                    run.read_report.bad,
+                    "; ".join(run.read_report.bad_examples[:3]),
+                )
+
+
+def _write_splits(tmp: Path, pool: _Pool, recipe: Recipe, tokenizer: Any, progress: bool) -> dict[str, Any]:
+    """Stage 2: the pooled dialogues (and persona) into train/val/test, with statistics per split."""
+    from xinyu.data.formats import dialogue as dialogue_format
+    from xinyu.data.schema import write_dialogues
+    from xinyu.data.stats import CorpusStats
+
+    stats = {s: CorpusStats(tokenizer, recipe.stats.batch_size) for s in SPLITS}
     counts: Counter[str] = Counter()
     upsampled = 0
-    from xinyu.data.formats import dialogue as dialogue_format
-
     with (
         open(tmp / "train.jsonl", "w", encoding="utf-8") as train,
         open(tmp / "val.jsonl", "w", encoding="utf-8") as val,
         open(tmp / "test.jsonl", "w", encoding="utf-8") as test,
     ):
         handles = {"train": train, "val": val, "test": test}
-        for d, split in _chain_splits(dialogue_format.read(pooled), persona, plan, progress):
-            for k in range(_copies(weights.get(d.id, 1.0), recipe.seed, d.id, split)):
+        for d, split in _chain_splits(dialogue_format.read(pool.path), pool.persona, pool.plan, progress):
+            for k in range(_copies(pool.weights.get(d.id, 1.0), recipe.seed, d.id, split)):
                 item = (
                     d
                     if k == 0
                     else Dialogue(f"{d.id}#{k}", d.source, d.messages, {**d.meta, "upsampled_copy": k})
                 )
                 handles[split].write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
-                split_stats[split].add(item)
+                stats[split].add(item)
                 counts[split] += 1
                 upsampled += k > 0
-    persona_stats = None
-    if persona:
-        from xinyu.data.schema import write_dialogues
-
-        write_dialogues(tmp / "persona.jsonl", persona)
-        persona_stats = CorpusStats(tokenizer, recipe.stats.batch_size).add_all(persona)
-    for s in split_stats.values():
+    for s in stats.values():
         s.flush()
+    persona_stats = None
+    if pool.persona:
+        write_dialogues(tmp / "persona.jsonl", pool.persona)
+        persona_stats = CorpusStats(tokenizer, recipe.stats.batch_size).add_all(pool.persona)
+    return {"stats": stats, "persona_stats": persona_stats, "counts": counts, "upsampled": upsampled}
 
-    # Contamination: test (and val) against train; external sets against train.
-    train_path = tmp / "train.jsonl"
+
+def _contamination(tmp: Path, recipe: Recipe, recipe_dir: Path | None) -> dict[str, Any]:
+    """Stage 3: test and val against train, and each external evaluation set against train."""
+    from xinyu.data import contamination
+    from xinyu.data.formats import dialogue as dialogue_format
+
     cc = recipe.contamination
 
     def train_stream() -> Iterator[Dialogue]:
-        return (d for d in dialogue_format.read(train_path) if "upsampled_copy" not in d.meta)
+        return (d for d in dialogue_format.read(tmp / "train.jsonl") if "upsampled_copy" not in d.meta)
 
-    checks = {
-        "test_vs_train": contamination.check(
-            dialogue_format.read(tmp / "test.jsonl"),
-            train_stream(),
-            n=cc.ngram,
-            max_df=cc.max_df,
-            leak_fraction=cc.leak_fraction,
-            name="test_vs_train",
-        ).to_dict(),
-        "val_vs_train": contamination.check(
-            dialogue_format.read(tmp / "val.jsonl"),
-            train_stream(),
-            n=cc.ngram,
-            max_df=cc.max_df,
-            leak_fraction=cc.leak_fraction,
-            name="val_vs_train",
-        ).to_dict(),
-    }
-    external = []
+    def check(targets: Iterator[Dialogue], name: str) -> dict[str, Any]:
+        return contamination.check(
+            targets, train_stream(), n=cc.ngram, max_df=cc.max_df, leak_fraction=cc.leak_fraction, name=name
+        ).to_dict()
+
+    doc: dict[str, Any] = {"ngram_chars": cc.ngram, "max_df": cc.max_df, "leak_fraction": cc.leak_fraction}
+    for split in ("test", "val"):
+        doc[f"{split}_vs_train"] = check(dialogue_format.read(tmp / f"{split}.jsonl"), f"{split}_vs_train")
+    doc["external"] = []
     for i, ext in enumerate(cc.external):
         ext_path = resolve_path(ext.path, recipe_dir, f"contamination.external.{i}.path")
-        result = contamination.check(
-            read(ext_path, ext.format, source=None, dataset=ext.dataset),
-            train_stream(),
-            n=cc.ngram,
-            max_df=cc.max_df,
-            leak_fraction=cc.leak_fraction,
-            name=ext.name,
-        ).to_dict()
-        result["path"] = ext.path
-        result["sha256"] = sha256_path(ext_path)
-        external.append(result)
-    contamination_doc = {
-        "ngram_chars": cc.ngram,
-        "max_df": cc.max_df,
-        "leak_fraction": cc.leak_fraction,
-        **checks,
-        "external": external,
-    }
+        result = check(read(ext_path, ext.format, dataset=ext.dataset), ext.name)
+        doc["external"].append({**result, "path": ext.path, "sha256": sha256_path(ext_path)})
+    return doc
+
+
+def _build_into(tmp: Path, recipe: Recipe, recipe_dir: Path | None, progress: bool) -> None:
+    from xinyu.data import report
+    from xinyu.data.stats import load_stats_tokenizer
+
+    tokenizer = load_stats_tokenizer(recipe.stats.tokenizer_name())  # fail before the long part
+    work = tmp / ".work"
+    work.mkdir()
+    pool = _Pool(recipe, recipe_dir, work / "pooled.jsonl", progress)
+    splits = _write_splits(tmp, pool, recipe, tokenizer, progress)
+    contamination_doc = _contamination(tmp, recipe, recipe_dir)
     write_json(tmp / "contamination.json", contamination_doc)
 
-    cleaning_total = CleanReport()
-    for run in runs:
-        cleaning_total.merge(run.clean_report)
+    cleaning = CleanReport()
+    for run in pool.runs:
+        cleaning.merge(run.clean_report)
+    persona_stats = splits["persona_stats"]
     stats_doc = {
         "name": recipe.name,
-        "splits": {s: split_stats[s].summary() for s in SPLITS},
+        "splits": {s: splits["stats"][s].summary() for s in SPLITS},
         "persona": persona_stats.summary() if persona_stats else None,
         "split": {
-            "counts": {s: counts.get(s, 0) for s in SPLITS},
-            "groups": plan.n_groups,
+            "counts": {s: splits["counts"].get(s, 0) for s in SPLITS},
+            "groups": pool.plan.n_groups,
             "ratios": list(recipe.split.ratios),
             "seed": recipe.split.seed,
             "stratify": recipe.split.stratify,
-            "upsampled_copies_in_train": upsampled,
-            "persona_in_train_only": len(persona),
+            "upsampled_copies_in_train": splits["upsampled"],
+            "persona_in_train_only": len(pool.persona),
         },
-        "cleaning": cleaning_total.to_dict(),
-        "sources": {run.label: run.to_dict()["counts"] for run in runs},
+        "cleaning": cleaning.to_dict(),
+        "sources": {run.label: run.to_dict()["counts"] for run in pool.runs},
         "tokenizer": recipe.stats.tokenizer_name(),
     }
     write_json(tmp / "stats.json", stats_doc)
@@ -416,22 +411,19 @@ def _build_into(tmp: Path, recipe: Recipe, recipe_dir: Path | None, progress: bo
     if recipe.stats.plots:
         from xinyu.data.plots import write_plots
 
-        all_stats = {**split_stats, **({"persona": persona_stats} if persona_stats else {})}
-        plots = write_plots(tmp / "plots", all_stats, cleaning_total.to_dict())
+        all_stats = {**splits["stats"], **({"persona": persona_stats} if persona_stats else {})}
+        plots = write_plots(tmp / "plots", all_stats, cleaning.to_dict())
     shutil.rmtree(work)
-    outputs = sorted(
-        p for p in tmp.rglob("*") if p.is_file() and p.name != "manifest.json" and p.name != "report.md"
-    )
+    sources = [r.to_dict() for r in pool.runs]
     write_text(
         tmp / "report.md",
         report.render_report(
-            recipe,
-            stats_doc,
-            contamination_doc,
-            [r.to_dict() for r in runs],
-            [p.relative_to(tmp).as_posix() for p in plots],
+            recipe, stats_doc, contamination_doc, sources, [p.relative_to(tmp).as_posix() for p in plots]
         ),
     )
+    outputs = sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != "manifest.json")
+    for source in sources:
+        source.pop("cleaning", None)  # per-source cleaning details live in stats.json
     manifest = {
         "name": recipe.name,
         "xinyu_version": __version__,
@@ -439,15 +431,13 @@ def _build_into(tmp: Path, recipe: Recipe, recipe_dir: Path | None, progress: bo
         "seed": recipe.seed,
         "split_seed": recipe.split.seed,
         "recipe": recipe.model_dump(mode="json"),
-        "sources": [r.to_dict() for r in runs],
-        "outputs": {p.relative_to(tmp).as_posix(): sha256_path(p) for p in [*outputs, tmp / "report.md"]},
+        "sources": sources,
+        "outputs": {p.relative_to(tmp).as_posix(): sha256_path(p) for p in outputs},
         "persona": {
-            "count": len(persona),
-            "file": "persona.jsonl" if persona else None,
+            "count": len(pool.persona),
+            "file": "persona.jsonl" if pool.persona else None,
             "placement": "appended to train.jsonl only (never val/test); persona.jsonl repeats them "
             "for inspection — do not add it to training a second time",
         },
     }
-    for source in manifest["sources"]:
-        source.pop("cleaning", None)
     write_json(tmp / "manifest.json", manifest)

@@ -118,7 +118,8 @@ def render_report(
     out += [
         "## Cleaning",
         "",
-        f"{cleaning['seen']:,} dialogues cleaned, {cleaning['kept']:,} kept, "
+        f"{cleaning['seen']:,} dialogues checked (cleaning rules run on corpus sources, generated persona data is "
+        f"only validated), {cleaning['kept']:,} kept, "
         f"{cleaning['dropped_total']:,} dropped.",
         "",
     ]
