@@ -25,7 +25,7 @@ from xinyu.config import StrictModel
 from xinyu.data.dedup import NearDuplicateIndex, dialogue_codes, exact_digest
 from xinyu.data.normalize import normalize_punctuation, normalize_unicode, normalize_whitespace
 from xinyu.data.schema import Dialogue, dialogue_problems
-from xinyu.safety.pii import redact_with_counts
+from xinyu.safety.pii import find_pii, redact_matches
 
 ROLE_PREFIXES = (
     "心理咨询师",
@@ -208,11 +208,11 @@ class Cleaner:
                 rules["strip_role_prefixes"] += 1
                 text = new.strip() if cfg.normalize_whitespace else new
         if cfg.redact_pii:
-            new, counts = redact_with_counts(text, self.config.pii_kinds)
-            if counts:
+            matches = find_pii(text, self.config.pii_kinds)
+            if matches:
                 rules["redact_pii"] += 1
-                self.report.pii.update(counts)
-                text = new
+                self.report.pii.update(m.kind for m in matches)
+                text = redact_matches(text, matches)
         return text
 
     def clean_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -7,10 +7,11 @@ for every record), see :func:`dialogue_codes`. Only digests are kept.
 Near duplicates: MinHash signatures over character n-gram shingles, indexed with datasketch's
 :class:`~datasketch.MinHashLSH`; an LSH candidate counts as a duplicate only when its estimated Jaccard
 similarity reaches the threshold. Only signatures are kept (``num_perm`` × 4 bytes per dialogue), never
-the text. The signature is computed with numpy using datasketch's own ``affine32`` permutations,
-because datasketch hashes every shingle with a Python-level call, which is too slow for 55k dialogues
-of ~1,000 characters; shingles are hashed vectorised (a polynomial rolling hash of code points) over
-the same reduced text as the exact digest.
+the text. Signatures are computed with numpy by one-permutation hashing (see
+:func:`one_permutation_signature`) rather than with datasketch's ``MinHash``, which hashes every shingle
+with a Python-level call and applies ``num_perm`` permutations: too slow for 55k dialogues of ~1,000
+characters. Shingles are hashed vectorised (a polynomial rolling hash of code points) over the same
+reduced text as the exact digest.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
-
-_CHUNK = 2048  # shingles per block of the signature computation
-
 
 _USER, _ASSISTANT = "\x01", "\x02"  # turn markers kept in the reduced text, so turn boundaries count
 
@@ -93,6 +91,37 @@ def shingle_hashes(codes: np.ndarray, size: int) -> np.ndarray:
     return acc.astype(np.uint32)
 
 
+_EMPTY = np.uint32(0xFFFFFFFF)
+_GOLDEN = np.uint32(0x9E3779B1)
+
+
+def one_permutation_signature(hashes: np.ndarray, bins: int, mult: np.uint32) -> np.ndarray:
+    """MinHash signature by one-permutation hashing with rotation densification.
+
+    The permuted hash range is cut into ``bins`` equal parts and each part's minimum is one signature
+    value (Li, Owen & Zhang, NIPS 2012); a part that no shingle falls into borrows the value of the
+    next non-empty part, offset by the distance (Shrivastava & Li, ICML 2014). Equal positions estimate
+    the Jaccard similarity like ``bins`` independent permutations would, for one sort instead of
+    ``bins`` passes over the shingles — about 30 times cheaper for a 1,000-character dialogue.
+    """
+    if len(hashes) == 0:
+        return np.full(bins, _EMPTY, dtype=np.uint32)
+    permuted = np.sort(hashes * mult)  # uint32 arithmetic wraps: a bijection for odd `mult`
+    which = ((permuted.astype(np.uint64) * np.uint64(bins)) >> np.uint64(32)).astype(np.int64)
+    first = np.flatnonzero(np.diff(which, prepend=-1))  # sorted, so each part's first value is its min
+    sig = np.zeros(bins, dtype=np.uint32)
+    filled = np.zeros(bins, dtype=bool)
+    sig[which[first]] = permuted[first]
+    filled[which[first]] = True
+    if not filled.all():
+        full = np.flatnonzero(filled)
+        empty = np.flatnonzero(~filled)
+        donor = full[np.searchsorted(full, empty) % len(full)]
+        distance = ((donor - empty) % bins).astype(np.uint32)
+        sig[empty] = sig[donor] + distance * _GOLDEN
+    return sig
+
+
 class NearDuplicateIndex:
     """Online near-duplicate detection: ``find`` a near-duplicate of a text among those ``add``-ed.
 
@@ -106,7 +135,7 @@ class NearDuplicateIndex:
     def __init__(
         self, threshold: float = 0.85, num_perm: int = 128, shingle_size: int = 5, seed: int = 1
     ) -> None:
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHashLSH
 
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -114,10 +143,10 @@ class NearDuplicateIndex:
         self.num_perm = num_perm
         self.shingle_size = shingle_size
         self.seed = seed
-        self._perm_a, self._perm_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        # The permutation: multiplication by an odd constant drawn from the seed (a bijection mod 2^32).
+        self._mult = np.uint32(np.random.default_rng(seed).integers(0, 2**31) * 2 + 1)
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._signatures: dict[str, np.ndarray] = {}
-        self._buffer = np.empty((num_perm, _CHUNK), dtype=np.uint32)
 
     def __len__(self) -> int:
         return len(self._signatures)
@@ -125,18 +154,7 @@ class NearDuplicateIndex:
     def signature(self, text: str | np.ndarray) -> np.ndarray:
         """MinHash signature (``uint32[num_perm]``) of the shingle set of a text or code-point array."""
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) if isinstance(text, str) else text
-        hashes = shingle_hashes(codes, self.shingle_size)
-        sig = np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-        # datasketch's affine32 permutations a*h + b mod 2^32 (our shingle hashes are already mixed, so
-        # its extra input mixing is not needed), computed in a reused (permutations x chunk) buffer:
-        # allocating a fresh matrix per dialogue costs more than the arithmetic.
-        for start in range(0, len(hashes), _CHUNK):
-            chunk = hashes[start : start + _CHUNK]
-            out = self._buffer[:, : len(chunk)]
-            np.multiply(self._perm_a[:, None], chunk, out=out)
-            out += self._perm_b[:, None]
-            np.minimum(sig, out.min(axis=1), out=sig)
-        return sig
+        return one_permutation_signature(shingle_hashes(codes, self.shingle_size), self.num_perm, self._mult)
 
     def _lean(self, sig: np.ndarray):
         from datasketch import LeanMinHash

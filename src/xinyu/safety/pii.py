@@ -229,18 +229,21 @@ def redact_with_counts(text: str, kinds: Iterable[str] | None = None) -> tuple[s
         The redacted text and a counter of redactions per kind.
     """
     matches = find_pii(text, kinds)
-    counts: Counter[str] = Counter()
+    return redact_matches(text, matches), Counter(m.kind for m in matches)
+
+
+def redact_matches(text: str, matches: list[PiiMatch]) -> str:
+    """Replace already-found matches (from :func:`find_pii` on the same text) with their placeholders."""
     if not matches:
-        return text, counts
+        return text
     parts = []
     last = 0
     for m in matches:
         parts.append(text[last : m.start])
         parts.append(m.placeholder)
-        counts[m.kind] += 1
         last = m.end
     parts.append(text[last:])
-    return "".join(parts), counts
+    return "".join(parts)
 
 
 def redact(text: str, kinds: Iterable[str] | None = None) -> str:

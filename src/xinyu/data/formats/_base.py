@@ -162,7 +162,9 @@ def first_file(root: Path, suffixes: tuple[str, ...], recursive: bool = False) -
 
 def relative_name(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` (a file root gives its own name), with forward slashes."""
-    if root.is_file() or path == root:
+    if path == root or path.parent == root:  # the common case needs no file-system call
+        return path.name
+    if root.is_file():
         return path.name
     try:
         return path.relative_to(root).as_posix()

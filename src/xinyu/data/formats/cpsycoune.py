@@ -82,7 +82,7 @@ def read(
     report = report if report is not None else ReadReport()
     report.format = report.format or NAME
     on_bad = BadPolicy(skip_bad, report)
-    for file in iter_files(path, (".json",), recursive=True):
+    for index, file in enumerate(iter_files(path, (".json",), recursive=True)):
         topic, topic_name = topic_of(file, path)
         messages: list[dict[str, str]] = []
         bad = False
@@ -107,6 +107,6 @@ def read(
             on_bad(loc.error("no utterances (expected a non-empty JSON array of strings)"))
             continue
         key = topic or (re.sub(r"\W+", "_", topic_name).strip("_").lower() or "unknown")
-        meta = {"topic": topic, "topic_name": topic_name, "file": relative_name(file, path)}
+        meta = {"topic": topic, "topic_name": topic_name, "file": relative_name(file, path), "index": index}
         report.dialogues += 1
         yield Dialogue(id=f"{source}-{key}-{_number(file.stem)}", source=source, messages=messages, meta=meta)

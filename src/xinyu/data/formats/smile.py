@@ -70,6 +70,8 @@ def split_inline(role: str, content: str) -> list[dict[str, str]]:
     The text before the first marker keeps ``role``; a marker at position 0 is not split on (the
     cleaner strips and counts such prefixes).
     """
+    if "者：" not in content and "者:" not in content:  # fast path: no marker can be present
+        return [msg(role, content)]
     pieces = []
     last = 0
     current = role
@@ -79,6 +81,8 @@ def split_inline(role: str, content: str) -> list[dict[str, str]]:
         pieces.append(msg(current, content[last : m.start()].strip()))
         current = _INLINE_ROLES[m.group(1)]
         last = m.end()
+    if not pieces:
+        return [msg(role, content)]
     pieces.append(msg(current, content[last:].strip()))
     return pieces
 
