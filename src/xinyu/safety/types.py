@@ -50,7 +50,19 @@ class Evidence:
 
 @dataclass(slots=True)
 class RiskAssessment:
-    """Result of :func:`xinyu.safety.assess`."""
+    """Result of :func:`xinyu.safety.assess`.
+
+    Attributes:
+        level: none < distress < crisis.
+        imminent: Plan, means, time, place or an act in progress (only with crisis).
+        categories: What the risk is about.
+        evidence: Spans supporting the assessment.
+        layers: Layers that ran (``rules``, ``classifier``, ``judge``; ``judge:failed`` when the judge
+            could not answer and the rules stood).
+        score: Confidence-like strength in [0, 1] (rule tiers, or the classifier probability).
+        subject: ``"self"`` when the risk is the user's own, ``"other"`` when the user reports someone
+            else at risk ("我朋友说她想死").
+    """
 
     level: Level = Level.NONE
     imminent: bool = False
@@ -58,6 +70,7 @@ class RiskAssessment:
     evidence: list[Evidence] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     score: float = 0.0
+    subject: str = "self"
 
     @property
     def is_crisis(self) -> bool:
@@ -76,6 +89,7 @@ class RiskAssessment:
             ],
             "layers": list(self.layers),
             "score": self.score,
+            "subject": self.subject,
         }
 
 
