@@ -90,6 +90,8 @@ class RuleEngine:
         )
         self._reported = re.compile(idioms.REPORTED, _FLAGS)
         self._generic_after = re.compile(idioms.GENERIC_AFTER, _FLAGS)
+        self._ongoing = re.compile(idioms.ONGOING, _FLAGS)
+        self._self_is = re.compile(idioms.SELF_IS, _FLAGS)
         self._self_start = re.compile(f"(?:{idioms.SELF_SUBJECT})(?!{idioms.OTHER_SUBJECT[3:-1]})", _FLAGS)
         self._past = re.compile(idioms.PAST, _FLAGS)
         self._resolved = re.compile(idioms.RESOLVED, _FLAGS)
@@ -128,6 +130,16 @@ class RuleEngine:
         signal = Signal(rule, start, end, text[start:end])
         if rule.kind != "deescalate":
             signal.negated = bool(self._neg_before.search(masked[clause_start:s]) or self._neg_after.match(masked[e:]))
+        reported = bool(self._reported.search(masked, sentence_start, sentence_end))
+        quote = self._open_quote(masked, sentence_start, s)
+        if quote is not None and rule.kind != "method":
+            # Quoted words belong to the quoted speaker ("嘉宾说'我不想活了'"): the subject is whoever
+            # speaks before the quote, and reported context counts even though the quote says "我".
+            speaker, named = self._find_subject(masked[sentence_start:quote])
+            if named or reported:
+                signal.subject = speaker if named else "self"
+                signal.reported = reported
+                return self._finish(signal, rule, masked, clause_start, s)
         explicit = False
         if rule.subject == "detect":
             # Imminence features describe the speaker's own situation unless their clause names
@@ -139,16 +151,37 @@ class RuleEngine:
                 if not explicit and rule.kind not in IMMINENCE_KINDS:
                     # No subject in the clause: look back through the sentence ("我室友…，说要跳下去").
                     signal.subject, explicit = self._find_subject(masked[sentence_start:s])
-            if not explicit and self._generic_after.match(masked, e):
-                signal.subject = "generic"  # "自杀的人会下地狱吗" is about people in general
+            if self._generic_after.match(masked, e) and not self._self_is.search(masked, clause_start, s):
+                signal.subject = "generic"  # "自杀的人会下地狱吗", "有自杀念头的同学": people in general
         else:
             signal.subject = rule.subject
             explicit = rule.subject == "self"
         if rule.kind != "method" and not (signal.subject == "self" and explicit):
-            signal.reported = bool(self._reported.search(masked, sentence_start, sentence_end))
+            signal.reported = reported
+        return self._finish(signal, rule, masked, clause_start, s)
+
+    def _finish(self, signal: Signal, rule: Rule, masked: str, clause_start: int, s: int) -> Signal:
         if rule.kind == "ideation" and self._past.search(masked, clause_start, s):
-            signal.demoted = Category.ABUSE in rule.categories or bool(self._resolved.search(masked))
+            # Past risk counts as distress once resolved; past abuse unless it is still going on.
+            if Category.ABUSE in rule.categories:
+                signal.demoted = not self._ongoing.search(masked)
+            else:
+                signal.demoted = bool(self._resolved.search(masked))
         return signal
+
+    @staticmethod
+    def _open_quote(text: str, start: int, pos: int) -> int | None:
+        """Index of the quotation mark opening a quote that contains ``pos`` (within the sentence), if any."""
+        opened = None
+        for i in range(start, pos):
+            ch = text[i]
+            if ch in "“‘「『":
+                opened = i
+            elif ch in "”’」』":
+                opened = None
+            elif ch in "\"'":
+                opened = None if opened is not None else i
+        return opened
 
     def _find_subject(self, prefix: str) -> tuple[str, bool]:
         """The last subject word before a match; the user ("self") when there is none."""
@@ -196,6 +229,7 @@ def combine(turns: list[list[Signal]]) -> Verdict:
         if any(s.kind == "deescalate" for s in live):
             resolved.extend(s for s in active if s.kind in ("ideation", "method", "cue") or s.rule.standalone)
             active = []
+        recent = index >= len(turns) - 2  # distress of the current or the previous user turn
         for sig in live:
             if sig.kind == "deescalate":
                 continue
@@ -203,7 +237,7 @@ def combine(turns: list[list[Signal]]) -> Verdict:
                 emergency = True
                 continue
             if sig.kind == "distress":
-                if index == len(turns) - 1:
+                if recent:
                     current_distress.append(sig)
                 continue
             if sig.subject == "generic" or sig.reported:
@@ -228,7 +262,7 @@ def combine(turns: list[list[Signal]]) -> Verdict:
         crisis_sigs = cues + weak + imminence
         crisis = True
     # Means together with another imminence feature (a place, a time, a farewell) without words of intent.
-    if not crisis and kinds & {"means", "farewell"} and len(kinds) >= 2:
+    if not crisis and kinds & {"means", "farewell", "location"} and len(kinds) >= 2:
         crisis_sigs = list(imminence)
         crisis = True
     verdict = Verdict()
@@ -253,7 +287,8 @@ def combine(turns: list[list[Signal]]) -> Verdict:
     if risk_related or cues_seen or current_distress:
         verdict.level = Level.DISTRESS
         verdict.evidence = _unique(risk_related + cues_seen + current_distress)
-        verdict.categories = {c for s in risk_related if s.kind not in ("cue", "hopeless") for c in s.rule.categories}
+        verdict.categories = {c for s in risk_related if s.kind not in ("cue", "hopeless") or s.subject == "other"
+                              for c in s.rule.categories}
         verdict.subject = "other" if other_risk and not (demoted or resolved) else "self"
         verdict.ambiguous = bool(cues_seen or other_risk or resolved)
         verdict.score = 0.5 if risk_related else (0.4 if cues_seen else 0.3)

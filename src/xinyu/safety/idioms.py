@@ -40,7 +40,7 @@ BENIGN: tuple[tuple[str, str], ...] = (
     ("idiom.face", r"打(?:了)?自己的?脸|自己打自己的?脸|打死(?:我)?也不"),
     ("idiom.accident", r"不小心.{0,6}(?:划|割|切|烫|扎)"),
     ("idiom.meme_face", r"一脸生无可恋|生无可恋(?:的)?(?:脸|表情)"),
-    ("idiom.en", r"dying\s+(?:to|for)|to\s+die\s+for|killing\s+it|killed\s+it|"
+    ("idiom.en", r"dying\s+(?:to|for)|to\s+die\s+for|killing\s+it|killed\s+it|suicide\s+(?:mission|run|door|squad)|"
                  r"kill(?:ed|ing)?\s+(?:the\s+|a\s+|this\s+|that\s+)?(?:process|task|app|job|time|bug|lights?|engine)|"
                  r"(?:lol|lmao|lmfao|haha+)\s*i'?m\s+dead|i'?m\s+dead\s*(?:😂|🤣|lol|lmao)|dead\s+tired|"
                  r"suicide\s+squad|\d+\s*kms\b|"
@@ -62,7 +62,9 @@ NEGATION_BEFORE = (
     r"plan(?:ning)?\s+(?:to|on)\s+)?$"
 )
 # Negation right after: "自杀？不会的", "想死？没有啦".
-NEGATION_AFTER = r"^\s*[？?]\s*(?:不会|没有|没|才不会|怎么可能|不可能|no\b)"
+NEGATION_AFTER = (
+    r"^\s*(?:[？?]\s*(?:不会|没有|没|才不会|怎么可能|不可能|no\b)|(?:倒|也|还|到)?(?:不至于|谈不上|说不上|算不上|还不至于|倒不至于))"
+)
 
 # Subjects: the last one before a match (within its sentence) decides whose risk it is.
 OTHER_SUBJECT = alt(
@@ -88,10 +90,16 @@ OBJECT_MARKERS = "给跟对和叫把被找问告诉陪帮骂打向为替掐杀�
 REPORTED = (
     r"新闻|报道|据报|纪录片|电影|电视剧|剧里|剧中|剧情|小说|书里|书中|故事里|歌词|游戏里|论文|研究|课上|课堂|讲座|教材|"
     r"统计|数据显示|案例|视频里|帖子里|文章里|热搜|原因有哪些|的原因|成因|有哪些表现|(?:如何|怎么|怎样)(?:识别|预防|干预|判断)|"
-    r"青少年|大学生群体|人群|\bmovie\b|\bnews\b|\bnovel\b|\bfilm\b"
+    r"青少年|大学生群体|人群|综艺|节目里|嘉宾|采访|直播里|(?:如何|怎么|怎样)(?:发现|帮助|陪伴|应对)|"
+    r"\bmovie\b|\bnews\b|\bnovel\b|\bfilm\b"
 )
 # A risk word followed by these is about people in general ("自杀的人", "自残者").
-GENERIC_AFTER = r"的人|的那些人|者(?![，,。])?"
+GENERIC_AFTER = r"(?:念头|倾向|想法|行为|经历)?的(?:人|那些人|同学|学生|孩子|患者|来访者|青少年|朋友|人群)|者"
+# ...unless the user says they are one ("我就是一个想自杀的人").
+SELF_IS = r"我(?:就|也)?是|我这(?:种|样的)"
+# Signs that abuse in the past is still going on ("现在他还经常来我家").
+ONGOING = r"现在(?:他|她|他们)?(?:还|仍|依然|也)|至今(?:还|仍)|仍然|还在|又开始|一直(?:在|都)"
+QUOTES = "\"'“”‘’「」『』"
 # The past, and a later resolution of it.
 PAST = r"去年|以前|曾经|之前|过去|小时候|那时候?|那段时间|那年|几年前|多年前|上学的时候|读书的时候|高中(?:时|的时候)|初中(?:时|的时候)|\d+岁(?:的)?(?:时候)?|前几年"
 RESOLVED = r"(?:现在|如今|目前)(?:已经)?(?:好多了|好了|走出来了?|没事了|不会了|不那样了)|已经走出来|都过去了|好多了|好一些了"

@@ -21,7 +21,7 @@ _TRAD = str.maketrans(
 )
 # Characters dropped when they sit between two CJK characters: spacing and filler symbols used to
 # split a word ("想 死", "自*杀", "自.杀").
-_FILLERS = frozenset(" \t\u3000*·•_~-.'\"`^+|/\\")
+_FILLERS = frozenset(" \t\u3000*·•_~-.^+|/\\")  # not quote marks: quotes carry meaning (reported speech)
 # Invisible characters dropped everywhere (zero-width joiners and spaces, variation selectors).
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f")
 
