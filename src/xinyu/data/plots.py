@@ -147,7 +147,8 @@ def write_plots(
 
     Args:
         out_dir: Usually ``data/<name>/plots``.
-        splits: Statistics per split (``train``, ``val``, ``test``, ``persona``...).
+        splits: Statistics per split (``train``, ``val``, ``test``...). A ``persona`` entry is drawn in
+            the histograms but left out of pooled and stacked counts, as its dialogues are part of train.
         cleaning: A :meth:`CleanReport.to_dict` (possibly merged over sources), for the cleaning chart.
     """
     import matplotlib
@@ -166,13 +167,11 @@ def write_plots(
         written.append(
             _hist(out / "chars_per_dialogue.png", arr, "Characters per dialogue", "characters", log_x=True)
         )
-        merged_user = (
-            np.concatenate([np.asarray(v.chars_user) for v in splits.values()]) if splits else np.zeros(0)
-        )
-        merged_asst = (
-            np.concatenate([np.asarray(v.chars_assistant) for v in splits.values()])
-            if splits
-            else np.zeros(0)
+        # persona dialogues are also part of train: pooling or stacking them again would count them twice
+        stacked = {k: v for k, v in splits.items() if k != "persona"} or splits
+        merged_user = np.concatenate([np.asarray(v.chars_user) for v in stacked.values()] or [np.zeros(0)])
+        merged_asst = np.concatenate(
+            [np.asarray(v.chars_assistant) for v in stacked.values()] or [np.zeros(0)]
         )
         written.append(
             _hist(
@@ -191,7 +190,7 @@ def write_plots(
         written.append(
             _bars(
                 out / "dialogues_by_topic.png",
-                {k: dict(v.by_topic) for k, v in splits.items()},
+                {k: dict(v.by_topic) for k, v in stacked.items()},
                 "Dialogues per topic",
                 "topic",
                 lambda key: _topic_label(key, bool(font)),
@@ -200,7 +199,7 @@ def write_plots(
         written.append(
             _bars(
                 out / "dialogues_by_source.png",
-                {k: dict(v.by_source) for k, v in splits.items()},
+                {k: dict(v.by_source) for k, v in stacked.items()},
                 "Dialogues per source",
                 "source",
             )
