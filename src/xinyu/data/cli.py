@@ -352,3 +352,9 @@ def build_cmd(
         )
     )
     typer.echo(f"dataset written to {target} (report: {target / 'report.md'})")
+
+
+# Preference pairs (reward model / DPO data) live in their own command group.
+from xinyu.data.pairs_cli import app as pairs_app  # noqa: E402
+
+app.add_typer(pairs_app, name="pairs")

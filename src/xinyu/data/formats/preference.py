@@ -80,7 +80,9 @@ def _finish(pair: dict[str, Any], loc: Loc) -> PreferencePair:
     return PreferencePair.from_dict(pair)
 
 
-def _as_messages(value: Any, loc: Loc, field: str, report: ReadReport, default_role: str) -> list[dict[str, str]]:
+def _as_messages(
+    value: Any, loc: Loc, field: str, report: ReadReport, default_role: str
+) -> list[dict[str, str]]:
     if isinstance(value, str):
         return [{"role": default_role, "content": value}]
     if isinstance(value, dict):  # a single message object
@@ -189,9 +191,14 @@ def llamafactory_pair(
             "id": f"{source}-{record_id(obj, key)}",
             "source": source,
             "messages": messages,
-            "chosen": [{"role": "assistant", "content": _reply_text(obj[chosen_key], loc, chosen_key, content_tag)}],
+            "chosen": [
+                {"role": "assistant", "content": _reply_text(obj[chosen_key], loc, chosen_key, content_tag)}
+            ],
             "rejected": [
-                {"role": "assistant", "content": _reply_text(obj[rejected_key], loc, rejected_key, content_tag)}
+                {
+                    "role": "assistant",
+                    "content": _reply_text(obj[rejected_key], loc, rejected_key, content_tag),
+                }
             ],
             "meta": {"file": loc.path.name, "index": loc.record if loc.record is not None else loc.line},
         },
@@ -219,7 +226,9 @@ def _registry_entry(path: Path, dataset: str | None) -> tuple[Path, str, dict[st
             field=f"{dataset}.ranking",
         )
     if "file_name" not in entry:
-        raise DataError("missing 'file_name' (local files only)", path=registry_file, field=f"{dataset}.file_name")
+        raise DataError(
+            "missing 'file_name' (local files only)", path=registry_file, field=f"{dataset}.file_name"
+        )
     formatting = entry.get("formatting", "alpaca")
     if formatting not in ("alpaca", "sharegpt"):
         raise DataError(
@@ -232,7 +241,9 @@ def _registry_entry(path: Path, dataset: str | None) -> tuple[Path, str, dict[st
         raise DataError("'columns' and 'tags' must be objects", path=registry_file, field=dataset)
     data_path = (registry_file.parent / str(entry["file_name"])).resolve()
     if not data_path.exists():
-        raise DataError(f"file_name does not exist: {data_path}", path=registry_file, field=f"{dataset}.file_name")
+        raise DataError(
+            f"file_name does not exist: {data_path}", path=registry_file, field=f"{dataset}.file_name"
+        )
     return data_path, formatting, dict(columns), dict(tags)
 
 
@@ -278,7 +289,11 @@ def read_pairs_any(
     if name == "trl":
         src = source or "trl"
         return read_record_files(
-            path, lambda o, loc, k: trl_pair(o, loc, k, report, src), skip_bad=skip_bad, report=report, fmt=name
+            path,
+            lambda o, loc, k: trl_pair(o, loc, k, report, src),
+            skip_bad=skip_bad,
+            report=report,
+            fmt=name,
         )
     if (path / REGISTRY_FILE if path.is_dir() else path).name == REGISTRY_FILE:
         data_path, formatting, columns, tags = _registry_entry(path, dataset)
@@ -287,7 +302,12 @@ def read_pairs_any(
         if dataset:
             raise DataError("--dataset needs a dataset_info.json registry", path=path)
         obj = _first(path)
-        data_path, formatting, columns, tags = path, ("sharegpt" if "conversations" in (obj or {}) else "alpaca"), {}, {}
+        data_path, formatting, columns, tags = (
+            path,
+            ("sharegpt" if "conversations" in (obj or {}) else "alpaca"),
+            {},
+            {},
+        )
         src = source or "llamafactory"
     return read_record_files(
         data_path,
