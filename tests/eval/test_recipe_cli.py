@@ -96,3 +96,16 @@ def test_cli_errors_are_clear(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode == 2
     assert "no generations.jsonl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_probe_and_generate_commands_against_a_server(tmp_path, scripted_openai, test_split):
+    server = scripted_openai(lambda body: "我是心语，一个AI助手，不是真人，也不是医生。")
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "probe", "--model", server.base_url, "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "all" in result.output and "100%" in result.output
+    assert json.loads((tmp_path / "p" / "probes.json").read_text(encoding="utf-8"))["rates"]["all"]["rate"] == 1.0
+    result = runner.invoke(app, ["eval", "generate", "--model", server.base_url, "--data", str(test_split),
+                                 "-o", str(tmp_path / "g"), "--limit", "2", "--concurrency", "2"])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "g" / "generations.jsonl").read_text(encoding="utf-8").splitlines()) == 2

@@ -101,6 +101,10 @@ def _comparability(runs: list[EvalRun]) -> list[str]:
             values.append(repr(node))
         if len(set(values)) > 1:
             notes.append(f"Not comparable: the runs differ in {label}.")
+    kinds = {str((r.info.get("backend") or {}).get("kind")) for r in runs}
+    if len(kinds) > 1:
+        notes.append(f"Note: the runs used different backends ({', '.join(sorted(kinds))}); speed and, slightly, "
+                     "outputs depend on the backend (e.g. a quantised GGUF).")
     counts = {r.metrics.get("n") for r in runs}
     if len(counts) > 1:
         notes.append(f"Not comparable: the runs scored different numbers of samples ({sorted(counts)}).")

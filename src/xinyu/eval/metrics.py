@@ -108,7 +108,7 @@ def similarity_scores(
         workers = 1
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(pairs), desc="metrics", unit="pair", disable=not progress, leave=False)
+    bar = tqdm(total=len(pairs), desc="metrics", unit="pair", disable=not progress or len(pairs) < 500, leave=False)
     rows: list[tuple[float, float, float, float]] = []
     if workers == 1 or len(pairs) < 2:
         step = 500
@@ -178,8 +178,9 @@ def _read_generations(path: Path) -> list[dict[str, Any]]:
 def compute_metrics(out_dir: str | Path, *, workers: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Compute metrics for an evaluation directory and write ``<out_dir>/metrics.json``.
 
-    Reads ``generations.jsonl`` (predictions and references) and the generation timing recorded
-    in ``info.json``.
+    Reads ``generations.jsonl``: predictions, references, and per sample the generated ``tokens``
+    and ``cost_s`` (its share of the generation wall time, see :mod:`xinyu.eval.generate`), whose
+    sum is ``runtime_s``.
 
     Returns:
         ``{"bleu-4", "rouge-1", "rouge-2", "rouge-l", "distinct-1", "distinct-2", "mean_len", "n",
