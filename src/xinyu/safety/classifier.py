@@ -10,6 +10,7 @@ P(crisis) >= threshold and the rules said none, it becomes distress. ``layers`` 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 from xinyu.errors import ConfigError
@@ -29,6 +30,25 @@ def label_levels(id2label: dict[int, str]) -> list[str]:
     if len(names) == 2:
         return ["none", "crisis"]
     raise ConfigError([f"classifier labels {names}: expected none/distress/crisis or two labels (second = risk)"])
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, device: str) -> tuple[Any, Any]:
+    """Model and tokenizer of a classifier, loaded once per process (they are only read)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from xinyu.models import hf_dir
+    from xinyu.models.loading import pick_device
+
+    source = hf_dir(path)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model.to(pick_device(device)).eval()
+    return model, tokenizer
 
 
 class ClassifierLayer:
@@ -57,20 +77,8 @@ class ClassifierLayer:
 
     @classmethod
     def load(cls, path: str, threshold: float = 0.8, device: str = "cpu", max_length: int = 256) -> ClassifierLayer:
-        """Load a classifier from ``path``."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        from xinyu.models import hf_dir
-        from xinyu.models.loading import pick_device
-
-        source = hf_dir(path)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSequenceClassification.from_pretrained(source)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if model.config.pad_token_id is None:
-            model.config.pad_token_id = tokenizer.pad_token_id
-        model.to(pick_device(device)).eval()
+        """Load a classifier from ``path`` (weights are shared between layers loaded from the same path)."""
+        model, tokenizer = _load(str(path), device)
         return cls(model, tokenizer, threshold=threshold, max_length=max_length)
 
     def probabilities(self, texts: list[str]) -> list[dict[str, float]]:

@@ -106,6 +106,7 @@ def train_classifier(
     Returns:
         The output directory (loadable by :class:`~xinyu.safety.classifier.ClassifierLayer`).
     """
+    labelled = read_labelled(data)  # fail on bad rows before the slow imports
     import torch
     from datasets import Dataset
     from transformers import (
@@ -119,7 +120,6 @@ def train_classifier(
     from xinyu.models import hf_dir
     from xinyu.models.loading import pick_device
 
-    labelled = read_labelled(data)
     source = hf_dir(base)
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
