@@ -83,11 +83,30 @@ FAMILY = alt(
     "叔叔", "亲戚", "家人", "公公", "婆婆",
 )
 
-# Literal trigger words of the lexicon, for the naive keyword baseline (benchmarks/bench_safety.py).
-KEYWORDS: tuple[str, ...] = (
+def literals(*patterns: str) -> list[str]:
+    """The plain words (no regex syntax, two characters or more) of alternations built by :func:`alt`."""
+    words = []
+    for pattern in patterns:
+        inner = pattern[3:-1] if pattern.startswith("(?:") else pattern
+        depth, start, parts = 0, 0, []
+        for i, ch in enumerate(inner):  # split on top-level "|" only
+            depth += ch == "("
+            depth -= ch == ")"
+            if ch == "|" and depth == 0:
+                parts.append(inner[start:i])
+                start = i + 1
+        parts.append(inner[start:])
+        words += [w for w in parts if len(w) >= 2 and not any(c in w for c in "()[]?*+\\{}^$.")]
+    return words
+
+
+# Literal trigger words of the lexicon, for the naive keyword baseline (benchmarks/bench_safety.py):
+# the hand-picked list below plus every plain word of the death, method, means, medicine and poison lists.
+_KEYWORDS_CORE: tuple[str, ...] = (
     "想死", "去死", "死了", "自杀", "自尽", "轻生", "寻死", "不想活", "活不下去", "活着没意思", "一了百了", "解脱",
     "消失", "结束生命", "跳楼", "跳河", "跳江", "上吊", "割腕", "烧炭", "吞药", "安眠药", "农药", "遗书", "告别",
     "永别", "送人", "攒药", "刀", "绳子", "自残", "自伤", "划", "伤害自己", "杀了", "弄死", "报复", "同归于尽",
     "打我", "家暴", "强奸", "性侵", "虐待", "zs", "紫砂", "自s", "kill myself", "suicide", "suicidal", "want to die",
     "end it all", "kms", "self harm", "cut myself", "🔪", "💊", "🪦", "⚰",
 )
+KEYWORDS: tuple[str, ...] = tuple(dict.fromkeys([*_KEYWORDS_CORE, *literals(DEATH, METHOD, METHOD_BARE, MEANS, PILLS, POISONS)]))
