@@ -143,12 +143,11 @@ def test_load_backend_picks_kind(tiny_model_dir, tmp_path):
         pick_kind("x", kind="vllm")
     with pytest.raises(XinyuError, match="n_ctx"):
         load_backend(str(tiny_model_dir), n_ctx=1024)
-    # A run directory whose model.json points at the model resolves through the pointer.
+    # A run directory whose model.json points at an HF model resolves through the pointer.
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.json").write_text(json.dumps({"path": str(tiny_model_dir), "base": "x"}), encoding="utf-8")
-    backend = load_backend(str(run))
-    assert backend.info()["kind"] == "transformers" and backend.name == "run"
+    assert pick_kind(str(run)) == "transformers"
 
 
 @pytest.mark.slow
@@ -174,3 +173,41 @@ def test_llama_backend_on_embedded_gguf():
     assert stats.finish_reason == "cancelled" and stats.completion_tokens < 20
     # The lock was released: the next stream runs.
     assert complete(backend, CONVERSATIONS[0], params.replace(max_new_tokens=4))
+
+
+def test_run_dir_with_lora_adapter_loads_through_transformers(tiny_model_dir, tiny_backend, tmp_path, greedy):
+    """A freshly trained run (model.json → LoRA adapter on the tiny base) serves through transformers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    with torch.no_grad():  # make the adapter change the output
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.add_(0.5)
+    run = tmp_path / "runs" / "fresh"
+    peft_model.save_pretrained(run / "adapter")
+    (run / "model.json").write_text(json.dumps({"path": "adapter", "base": str(tiny_model_dir)}), encoding="utf-8")
+    assert pick_kind(str(run)) == "transformers"
+    backend = load_backend(str(run))
+    assert backend.info()["kind"] == "transformers" and backend.name == "fresh"
+    adapted = complete(backend, CONVERSATIONS[0], greedy)
+    plain = complete(tiny_backend, CONVERSATIONS[0], greedy)
+    assert adapted and adapted != plain
+
+
+@pytest.mark.slow
+def test_run_dir_with_exported_gguf_uses_llama(tmp_path):
+    from xinyu.models import embedded_gguf
+
+    run = tmp_path / "runs" / "exported"
+    (run / "export").mkdir(parents=True)
+    (run / "export" / "model-q4.gguf").symlink_to(embedded_gguf())
+    (run / "model.json").write_text(json.dumps({"path": "export", "base": "gemma-3-270m",
+                                                "gguf": "export/model-q4.gguf"}), encoding="utf-8")
+    assert pick_kind(str(run)) == "llama"
+    backend = load_backend(str(run), n_ctx=512)
+    assert backend.info()["kind"] == "llama.cpp" and backend.name == "exported"
+    assert complete(backend, CONVERSATIONS[0], GenerationParams(temperature=0.0, max_new_tokens=4))

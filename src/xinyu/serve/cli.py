@@ -20,6 +20,9 @@ ADAPTER = typer.Option(None, "--adapter", help="Extra LoRA adapter directory (tr
 DEVICE = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (transformers backend).")
 N_CTX = typer.Option(None, "--n-ctx", help="Context window in tokens (llama.cpp backend; default 4096).")
 N_THREADS = typer.Option(None, "--n-threads", help="CPU threads (llama.cpp backend).")
+CONCURRENCY = typer.Option(
+    None, "--max-concurrency", help="Generations at once against a remote server (default 8; local models: 1)."
+)
 REMOTE_MODEL = typer.Option(
     None, "--remote-model", help="Model name on the remote server (default: its first)."
 )
@@ -87,6 +90,7 @@ def build_counselor(
     max_history_turns: int = 12,
     max_history_tokens: int = 2048,
     store: Any = None,
+    max_concurrency: int | None = None,
 ) -> Any:
     """Load the backend and wrap it in a :class:`~xinyu.serve.conversation.Counselor`."""
     from rich.console import Console
@@ -112,6 +116,7 @@ def build_counselor(
             n_ctx=n_ctx,
             n_threads=n_threads,
             remote_model=remote_model,
+            max_concurrency=max_concurrency,
         )
     return Counselor(
         engine,
@@ -207,6 +212,7 @@ def register(app: typer.Typer) -> None:
         n_ctx: int | None = N_CTX,
         n_threads: int | None = N_THREADS,
         remote_model: str | None = REMOTE_MODEL,
+        max_concurrency: int | None = CONCURRENCY,
         preset: str = PRESET,
         temperature: float | None = TEMPERATURE,
         top_p: float | None = TOP_P,
@@ -253,6 +259,7 @@ def register(app: typer.Typer) -> None:
             max_history_turns,
             max_history_tokens,
             the_store,
+            max_concurrency,
         )
         settings = ServeSettings(
             api_keys=list(api_key),

@@ -325,7 +325,9 @@ class ReplyStream:
         screened = False
         text = model_text
         if decision.action != "template" and counselor.safety_enabled:
-            from xinyu.safety import screen
+            # The function, not the package attribute: importing the submodule `xinyu.safety.screen`
+            # rebinds `xinyu.safety.screen` to the module.
+            from xinyu.safety.screen import screen
 
             result = screen(model_text, history, self.risk)
             text, violations, screened = result.reply, list(result.violations), not result.ok
@@ -404,7 +406,7 @@ class Counselor:
         self.store = store
         self.safety_enabled = safety is not False
         if safety is True:
-            from xinyu.safety import SafetyPolicy
+            from xinyu.safety.policy import SafetyPolicy
 
             safety = SafetyPolicy()
         self.policy = safety if self.safety_enabled else None
@@ -426,7 +428,7 @@ class Counselor:
 
         if not self.safety_enabled:
             return RiskAssessment(), PolicyDecision()
-        from xinyu.safety import assess
+        from xinyu.safety.crisis import assess
 
         risk = assess(text, list(history))
         return risk, self.policy.decide(risk)

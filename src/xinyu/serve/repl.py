@@ -129,13 +129,13 @@ class Repl:
         except KeyboardInterrupt:
             stream.close()
             self.console.print("\n[yellow][已中断][/yellow]")
-            return
-        self.console.print()
-        if stream.correction is not None:
-            # The screen changed the streamed reply: show the version that counts.
-            self.console.print("[yellow][回复已按安全规则修正][/yellow]")
-            self.console.print("心语: ", end="", style="bold cyan")
-            self.console.print(stream.correction, markup=False, highlight=False)
+        else:
+            self.console.print()
+            if stream.correction is not None:
+                # The screen changed the streamed reply: show the version that counts.
+                self.console.print("[yellow][回复已按安全规则修正][/yellow]")
+                self.console.print("心语: ", end="", style="bold cyan")
+                self.console.print(stream.correction, markup=False, highlight=False)
         if self.session_file is not None:
             self.session.save(self.session_file, persona=self.counselor.persona)
 
@@ -166,6 +166,9 @@ class Repl:
                 if not self.command(text):
                     break
                 continue
-            self.turn(text)
+            try:
+                self.turn(text)
+            except KeyboardInterrupt:  # Ctrl-C between the reply and the prompt: same as during it
+                self.console.print("\n[yellow][已中断][/yellow]")
             if self.session.ended:
                 break
