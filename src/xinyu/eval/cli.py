@@ -159,3 +159,9 @@ def run(
         typer.echo(f"{name}: {json.dumps(shown, ensure_ascii=False)}")
     for path in result["report"]:
         typer.echo(path)
+
+
+# `xinyu eval align` (SFT vs. aligned policy) is defined with the alignment stages.
+from xinyu.train.align_cli import register as _register_align  # noqa: E402
+
+_register_align(app)
