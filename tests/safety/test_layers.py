@@ -120,3 +120,47 @@ def test_http_error_and_timeout_fall_back_to_rules(scripted_openai):
 def test_judge_never_lowers(scripted_openai):
     server = scripted_openai(lambda body: '{"level": "none", "imminent": false, "categories": []}')
     assert _judge(server, when="always").assess(AMBIGUOUS).level is Level.DISTRESS
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma_char(tmp_path_factory, tiny_bert_dir):
+    """A tiny random Gemma-3 decoder with the tiny character tokenizer (exercises the linear-probe fast path)."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=128,
+                              sliding_window=64, layer_types=["sliding_attention", "full_attention"],
+                              pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-gemma-char")
+    Gemma3ForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize("base_fixture", ["tiny_bert_dir", "tiny_gemma_char"])
+def test_freeze_base_trains_only_the_head(request, tmp_path, base_fixture):
+    import torch
+    from safetensors.torch import load_file
+
+    from xinyu.safety.train_classifier import describe, train_classifier
+
+    base = request.getfixturevalue(base_fixture)
+    data = tmp_path / "set.jsonl"  # the evaluation-set format: `level`, multi-turn rows skipped
+    rows = [{"text": t, "level": lab, "history": []} for t, lab in LABELLED]
+    rows.append({"text": "嗯", "level": "crisis", "history": ["我想死"]})
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = train_classifier(data, str(base), tmp_path / "out", epochs=2, batch_size=4, learning_rate=1e-2,
+                           device="cpu", freeze="base")
+    assert describe(out)["examples"] == len(LABELLED) and describe(out)["freeze"] == "base"
+    before = load_file(str(next(base.glob("*.safetensors"))))
+    after = load_file(str(out / "model.safetensors"))
+    frozen = [k for k in before if "embed" in k or "layers.0." in k or "layer.0." in k]
+    assert frozen
+    for key in frozen:
+        match = next(k for k in after if k.endswith(key.split(".", 1)[1]) or k == key)
+        assert torch.equal(before[key], after[match]), key
+    head = [k for k in after if k.startswith(("score.", "classifier."))]
+    assert head and all(after[k].abs().sum() > 0 for k in head)

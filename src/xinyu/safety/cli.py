@@ -188,12 +188,13 @@ def train_cmd(
     max_length: Annotated[int, typer.Option(help="Tokens per utterance.")] = 128,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    freeze: Annotated[str, typer.Option(help="none, embeddings (large-vocabulary bases) or base (train the head only).")] = "none",
 ) -> None:
     """Fine-tune a risk classifier (then set classifier.path and layers: [rules, classifier])."""
     from xinyu.safety.train_classifier import describe, train_classifier
 
     path = train_classifier(data, base, out, epochs=epochs, learning_rate=lr, batch_size=batch_size,
-                            max_length=max_length, seed=seed, device=device)
+                            max_length=max_length, seed=seed, device=device, freeze=freeze)
     info = describe(path)
     typer.echo(f"saved {path} (labels {info['labels']}, {info['examples']} examples, train loss {info['train_loss']:.4f})")
 

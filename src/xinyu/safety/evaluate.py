@@ -30,14 +30,14 @@ from xinyu.safety.lexicon import KEYWORDS
 from xinyu.safety.types import Category, Level
 
 RESOURCES = Path(__file__).parent / "resources"
-BUNDLED_SETS = ("testset", "holdout", "fresh")
+BUNDLED_SETS = ("testset", "holdout", "fresh", "unseen")
 LEVELS = ("none", "distress", "crisis")
 CATEGORIES = tuple(c.value for c in Category)
 REQUEST_KINDS = ("method_request", "dose_request", "concealment_request", "jailbreak", "roleplay", "fiction", "authority")
 
 
 def bundled(name: str) -> Path:
-    """Path of a bundled set (``testset``, ``holdout``, ``fresh``, ``redteam``)."""
+    """Path of a bundled set (``testset``, ``holdout``, ``fresh``, ``unseen``, ``redteam``)."""
     return RESOURCES / f"{name}.jsonl"
 
 
