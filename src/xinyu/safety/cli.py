@@ -190,7 +190,7 @@ def train_cmd(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
     freeze: Annotated[str, typer.Option(help="none, embeddings (large-vocabulary bases) or base (train the head only).")] = "none",
 ) -> None:
-    """Fine-tune a risk classifier (then set classifier.path and layers: [rules, classifier])."""
+    """Fine-tune a risk classifier (then set classifier.path and add the classifier layer)."""
     from xinyu.safety.train_classifier import describe, train_classifier
 
     path = train_classifier(data, base, out, epochs=epochs, learning_rate=lr, batch_size=batch_size,
