@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -31,112 +29,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xinyu.errors import XinyuError
 from xinyu.serve import schemas
-from xinyu.serve.backends import BackendError, GenerationParams
-from xinyu.serve.conversation import Counselor, Reply, ReplyStream, Session, SessionEndedError
-from xinyu.serve.security import APIKeys, BodyLimitMiddleware, RateLimiter, error_body, presented_key
+from xinyu.serve.api_common import (
+    ERROR_TYPES,
+    APIError,
+    AppState,
+    error_response,
+    finish_reason,
+    from_xinyu,
+    request_params,
+    risk_info,
+    sse,
+    start_generation,
+    usage_of,
+)
+from xinyu.serve.api_sessions import session_routes
+from xinyu.serve.conversation import Counselor, Session
+from xinyu.serve.security import BodyLimitMiddleware, error_body, presented_key
 from xinyu.serve.settings import ServeSettings, is_loopback
-from xinyu.serve.store import Store, StoreError, StoreKeyError
-from xinyu.serve.streaming import ClientGone, Slots, pump
+from xinyu.serve.store import Store
+from xinyu.serve.streaming import ClientGone
 
 log = logging.getLogger(__name__)
-
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-    502: "api_error",
-    503: "api_error",
-}
-
-
-class APIError(Exception):
-    """An error answered in the OpenAI shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
-
-
-def _error_response(err: APIError) -> JSONResponse:
-    return JSONResponse(
-        error_body(err.message, _ERROR_TYPES.get(err.status, "api_error"), err.code, err.param),
-        status_code=err.status,
-        headers=err.headers,
-    )
-
-
-def _from_xinyu(exc: XinyuError) -> APIError:
-    if isinstance(exc, SessionEndedError):
-        return APIError(409, str(exc), "session_ended")
-    if isinstance(exc, StoreKeyError):
-        return APIError(503, str(exc), "store_key")
-    if isinstance(exc, StoreError):
-        return APIError(404 if "unknown" in str(exc) else 400, str(exc))
-    if isinstance(exc, BackendError):
-        return APIError(502, str(exc), "backend_error")
-    return APIError(400, str(exc))
-
-
-class AppState:
-    """Everything the routes share: the counselor, the store, limits and the generation queue."""
-
-    def __init__(self, counselor: Counselor, settings: ServeSettings, store: Store) -> None:
-        self.counselor = counselor
-        self.settings = settings
-        self.store = store
-        self.keys = APIKeys(settings.all_keys())
-        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        self.slots = Slots(getattr(counselor.backend, "max_concurrency", 1))
-        self.model_names = settings.model_names or [counselor.backend.name]
-        self.created = int(time.time())
-        self._session_locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def session_lock(self, session_id: str) -> threading.Lock:
-        """The lock that serialises turns of one session in this process."""
-        with self._locks_guard:
-            return self._session_locks.setdefault(session_id, threading.Lock())
-
-
-def _params(state: AppState, body: schemas.SamplingFields) -> GenerationParams:
-    return state.counselor.params.replace(**body.overrides())
-
-
-def _usage(reply: Reply) -> schemas.Usage:
-    prompt, completion = reply.stats.prompt_tokens, reply.stats.completion_tokens
-    return schemas.Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-
-
-def _risk(reply: Reply | None, stream: ReplyStream, correction: str | None = None) -> schemas.RiskInfo:
-    if reply is not None:
-        return schemas.RiskInfo(**reply.risk_info(), correction=correction)
-    risk = stream.risk.to_dict() if stream.risk is not None else {"level": "none", "categories": []}
-    decision = stream.decision
-    return schemas.RiskInfo(
-        level=risk["level"],
-        imminent=risk.get("imminent", False),
-        categories=risk["categories"],
-        action=decision.action if decision is not None else "end",
-        banner=stream.banner,
-        resources=list(decision.resources) if decision is not None else [],
-    )
-
-
-def _sse(data: Any) -> str:
-    payload = data.model_dump(exclude_none=True) if hasattr(data, "model_dump") else data
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 def create_app(
@@ -199,7 +112,7 @@ def create_app(
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(guard)])
     _chat_routes(v1, state)
-    _session_routes(v1, state)
+    session_routes(v1, state)
     app.include_router(v1)
 
     @app.get("/health", tags=["ops"])
@@ -229,6 +142,9 @@ def create_app(
     if settings.ui:
         from xinyu.serve.webui import mount_ui
 
+        if state.keys.enabled:
+            log.warning("the web page at %s is not behind the API keys; use --no-ui to leave it out", settings.ui_path)
+
         mount_ui(app, counselor, store, path=settings.ui_path)
     return app
 
@@ -236,11 +152,11 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def api_error(_request: Request, exc: APIError) -> JSONResponse:
-        return _error_response(exc)
+        return error_response(exc)
 
     @app.exception_handler(XinyuError)
     async def xinyu_error(_request: Request, exc: XinyuError) -> JSONResponse:
-        return _error_response(_from_xinyu(exc))
+        return error_response(from_xinyu(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -249,51 +165,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         if first.get("type") == "json_invalid":
             message = f"invalid JSON body: {first.get('ctx', {}).get('error', first['msg'])}"
-            return _error_response(APIError(400, message, "invalid_json"))
+            return error_response(APIError(400, message, "invalid_json"))
         param = ".".join(loc) or None
         message = f"{param}: {first['msg']}" if param else str(first["msg"])
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        return _error_response(APIError(400, message, "invalid_request", param))
+        return error_response(APIError(400, message, "invalid_request", param))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return _error_response(APIError(exc.status_code, message, headers=getattr(exc, "headers", None)))
+        return error_response(APIError(exc.status_code, message, headers=getattr(exc, "headers", None)))
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, exc: Exception) -> JSONResponse:
         # The type only: exception messages could quote request content.
         log.error("internal error while handling a request: %s", type(exc).__name__)
-        return _error_response(APIError(500, "internal server error", "internal_error"))
-
-
-async def _run(
-    state: AppState, request: Request, start: Callable[[], ReplyStream]
-) -> tuple[ReplyStream, AsyncIterator[str]]:
-    """Create the reply stream (safety assessment) and return it with its async piece iterator.
-
-    The iterator holds a generation slot (FIFO) for its lifetime, and stops generation when the client
-    disconnects.
-    """
-    import anyio.to_thread
-
-    try:
-        stream = await anyio.to_thread.run_sync(start)
-    except XinyuError as exc:
-        raise _from_xinyu(exc) from None
-    poll = state.settings.disconnect_poll_s
-
-    async def pieces() -> AsyncIterator[str]:
-        await state.slots.acquire(request.is_disconnected, poll)
-        try:
-            async with contextlib.aclosing(pump(lambda: stream, request.is_disconnected, poll)) as it:
-                async for piece in it:
-                    yield piece
-        finally:
-            state.slots.release()
-
-    return stream, pieces()
+        return error_response(APIError(500, "internal server error", "internal_error"))
 
 
 def _check_model(state: AppState, model: str) -> None:
@@ -325,10 +213,10 @@ def _chat_routes(router: APIRouter, state: AppState) -> None:
         systems = [m["content"] for m in messages if m["role"] == "system"]
         history = [m for m in messages[:-1] if m["role"] != "system"]
         persona = "\n\n".join(systems) if systems else None
-        params = _params(state, body)
+        params = request_params(state, body)
         # Stateless: the client holds the history; nothing is stored for plain completions.
         session = Session(history=history)
-        stream, pieces = await _run(
+        stream, pieces = await start_generation(
             state,
             request,
             lambda: state.counselor.stream(messages[-1]["content"], session, params, persona=persona),
@@ -343,7 +231,7 @@ def _chat_routes(router: APIRouter, state: AppState) -> None:
                 except ClientGone:
                     return Response(status_code=499)
                 except XinyuError as exc:
-                    raise _from_xinyu(exc) from None
+                    raise from_xinyu(exc) from None
             reply = stream.reply
             assert reply is not None
             return schemas.ChatCompletion(
@@ -352,11 +240,12 @@ def _chat_routes(router: APIRouter, state: AppState) -> None:
                 model=body.model,
                 choices=[
                     schemas.Choice(
-                        message=schemas.ResponseMessage(content=reply.text), finish_reason=_finish(reply)
+                        message=schemas.ResponseMessage(content=reply.text),
+                        finish_reason=finish_reason(reply),
                     )
                 ],
-                usage=_usage(reply),
-                xinyu=_risk(reply, stream),
+                usage=usage_of(reply),
+                xinyu=risk_info(reply, stream),
             ).model_dump(exclude_none=True)
 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -372,26 +261,26 @@ def _chat_routes(router: APIRouter, state: AppState) -> None:
             }
 
         async def events() -> AsyncIterator[str]:
-            first = _risk(None, stream).model_dump(exclude_none=True)
-            yield _sse(chunk({"role": "assistant", "content": ""}, xinyu=first))
+            first = risk_info(None, stream).model_dump(exclude_none=True)
+            yield sse(chunk({"role": "assistant", "content": ""}, xinyu=first))
             try:
                 async with contextlib.aclosing(pieces) as it:
                     async for piece in it:
-                        yield _sse(chunk({"content": piece}))
+                        yield sse(chunk({"content": piece}))
             except ClientGone:
                 return
             except XinyuError as exc:
-                err = _from_xinyu(exc)
-                yield _sse(error_body(err.message, _ERROR_TYPES.get(err.status, "api_error"), err.code))
+                err = from_xinyu(exc)
+                yield sse(error_body(err.message, ERROR_TYPES.get(err.status, "api_error"), err.code))
                 yield "data: [DONE]\n\n"
                 return
             reply = stream.reply
             assert reply is not None
-            final = _risk(reply, stream, stream.correction).model_dump(exclude_none=True)
-            yield _sse(chunk({}, _finish(reply), xinyu=final))
+            final = risk_info(reply, stream, stream.correction).model_dump(exclude_none=True)
+            yield sse(chunk({}, finish_reason(reply), xinyu=final))
             if include_usage:
-                usage = _usage(reply).model_dump()
-                yield _sse(
+                usage = usage_of(reply).model_dump()
+                yield sse(
                     {
                         "id": completion_id,
                         "object": "chat.completion.chunk",
@@ -408,162 +297,3 @@ def _chat_routes(router: APIRouter, state: AppState) -> None:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-
-
-def _finish(reply: Reply) -> str:
-    return "length" if reply.stats.finish_reason == "length" else "stop"
-
-
-def _session_info(record: Any) -> schemas.SessionInfo:
-    return schemas.SessionInfo(
-        id=record.id,
-        created_at=record.created_at.isoformat() + "Z",
-        updated_at=record.updated_at.isoformat() + "Z",
-        ended=record.ended,
-        meta=record.meta,
-        n_messages=record.n_messages,
-    )
-
-
-def _session_routes(router: APIRouter, state: AppState) -> None:
-    store = state.store
-
-    @router.post("/sessions", response_model=schemas.SessionInfo, status_code=201)
-    def create_session(body: schemas.SessionCreate | None = None) -> schemas.SessionInfo:
-        session = Session(store=store, meta=body.meta if body else None)
-        return _session_info(store.get_session(session.id))
-
-    @router.get("/sessions", response_model=list[schemas.SessionInfo])
-    def list_sessions(limit: int = 50) -> list[schemas.SessionInfo]:
-        return [_session_info(r) for r in store.list_sessions(limit=max(1, min(limit, 500)))]
-
-    @router.get("/sessions/{session_id}", response_model=schemas.SessionInfo)
-    def get_session(session_id: str) -> schemas.SessionInfo:
-        return _session_info(store.get_session(session_id))
-
-    @router.delete("/sessions/{session_id}")
-    def delete_session(session_id: str) -> dict[str, Any]:
-        state._session_locks.pop(session_id, None)
-        if not store.delete_session(session_id):
-            raise APIError(404, f"unknown session '{session_id}'", "session_not_found")
-        return {"id": session_id, "deleted": True}
-
-    @router.get("/sessions/{session_id}/messages", response_model=list[schemas.StoredMessage])
-    def get_messages(session_id: str) -> list[schemas.StoredMessage]:
-        return [
-            schemas.StoredMessage(
-                id=m.id,
-                role=m.role,
-                content=m.content,
-                created_at=m.created_at.isoformat() + "Z",
-                risk=m.risk,
-                screened=m.screened,
-            )
-            for m in store.messages(session_id)
-        ]
-
-    async def answer(
-        request: Request,
-        session_id: str,
-        body: schemas.SamplingFields,
-        stream_it: bool,
-        start: Callable[[Session, GenerationParams], ReplyStream],
-    ) -> Any:
-        session = Session.from_store(store, session_id)
-        session.lock = state.session_lock(session_id)  # one turn at a time per session, across requests
-        params = _params(state, body)
-        stream, pieces = await _run(state, request, lambda: start(session, params))
-
-        def reply_body(reply: Reply) -> schemas.SessionReply:
-            return schemas.SessionReply(
-                id=reply.message_id,
-                session_id=session_id,
-                user_message_id=reply.user_message_id,
-                content=reply.text,
-                ended=reply.ended,
-                usage=_usage(reply),
-                xinyu=_risk(reply, stream),
-            )
-
-        if not stream_it:
-            async with contextlib.aclosing(pieces) as it:
-                try:
-                    async for _ in it:
-                        pass
-                except ClientGone:
-                    return Response(status_code=499)
-                except XinyuError as exc:
-                    raise _from_xinyu(exc) from None
-            assert stream.reply is not None
-            return reply_body(stream.reply).model_dump(exclude_none=True)
-
-        async def events() -> AsyncIterator[str]:
-            yield _sse(
-                {
-                    "type": "start",
-                    "session_id": session_id,
-                    "xinyu": _risk(None, stream).model_dump(exclude_none=True),
-                }
-            )
-            try:
-                async with contextlib.aclosing(pieces) as it:
-                    async for piece in it:
-                        yield _sse({"type": "delta", "content": piece})
-            except ClientGone:
-                return
-            except XinyuError as exc:
-                err = _from_xinyu(exc)
-                yield _sse(
-                    {
-                        "type": "error",
-                        **error_body(err.message, _ERROR_TYPES.get(err.status, "api_error"), err.code),
-                    }
-                )
-                return
-            assert stream.reply is not None
-            if stream.correction is not None:
-                yield _sse({"type": "correction", "content": stream.correction})
-            yield _sse({"type": "done", "reply": reply_body(stream.reply).model_dump(exclude_none=True)})
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    @router.post(
-        "/sessions/{session_id}/messages",
-        response_model=schemas.SessionReply,
-        response_model_exclude_none=True,
-    )
-    async def post_message(session_id: str, body: schemas.SessionMessageRequest, request: Request) -> Any:
-        return await answer(
-            request,
-            session_id,
-            body,
-            body.stream,
-            lambda session, params: state.counselor.stream(body.content, session, params),
-        )
-
-    @router.post(
-        "/sessions/{session_id}/regenerate",
-        response_model=schemas.SessionReply,
-        response_model_exclude_none=True,
-    )
-    async def regenerate(
-        request: Request, session_id: str, body: schemas.RegenerateRequest | None = None
-    ) -> Any:
-        body = body or schemas.RegenerateRequest()
-        return await answer(
-            request,
-            session_id,
-            body,
-            body.stream,
-            lambda session, params: state.counselor.regenerate(session, params),
-        )
-
-    @router.post("/feedback", response_model=schemas.FeedbackCreated, status_code=201)
-    def feedback(body: schemas.FeedbackRequest) -> schemas.FeedbackCreated:
-        feedback_id = store.add_feedback(body.message_id, body.score(), body.comment)
-        return schemas.FeedbackCreated(id=feedback_id, message_id=body.message_id, rating=body.score())
