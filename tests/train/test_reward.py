@@ -30,13 +30,14 @@ def scorer(rm_run):
     return RewardScorer(rm_run.output_dir)
 
 
-def test_reward_model_trains_lora_and_head_only(rm_run):
+def test_reward_model_trains_lora_and_head_only(rm_run, scorer):
     check = rm_run.metrics["parameter_check"]
     assert check["frozen_tensors"] > 0 and check["frozen_changed"] == 0
     assert check["trainable_tensors"] > 0 and check["trainable_changed"] == check["trainable_tensors"]
     weights = read_safetensors(rm_run.adapter_dir / "adapter_model.safetensors")
     assert any("score" in k for k in weights), "the score head is saved with the adapter (modules_to_save)"
     assert all(float(t.abs().sum()) > 0 for k, t in weights.items() if "lora_B" in k)  # moved away from 0
+    assert scorer.model.config.pad_token_id == scorer.tokenizer.pad_token_id == 0
 
 
 def test_reward_model_records(rm_run):
@@ -154,3 +155,22 @@ def test_reward_terms_config_errors():
         build_reward_terms({"safety": 0.0})
     with pytest.raises(ConfigError, match="path to a trained reward model"):
         build_reward_terms({"reward_model": 1.0})
+
+
+def test_backbone_starts_from_the_merged_sft_adapter(tmp_path, tiny_model_dir):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from tests.train.align_support import make_sft_adapter
+    from xinyu.train.reward import load_classifier
+
+    sft = make_sft_adapter(tiny_model_dir, tmp_path / "sft")
+    classifier = load_classifier(str(tiny_model_dir), str(sft), "cpu")
+    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(sft)).merge_and_unload()
+    mine, reference = dict(classifier.named_parameters()), dict(merged.named_parameters())
+    shared = [k for k in mine if k in reference]
+    assert len(shared) == len(mine) - 1 and "score.weight" not in reference  # everything but the new head
+    assert all(torch.equal(mine[k], reference[k]) for k in shared)
+    base = dict(AutoModelForCausalLM.from_pretrained(tiny_model_dir).named_parameters())
+    assert not torch.equal(mine["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])

@@ -174,6 +174,7 @@ def test_recipe_sft_reward_grpo_and_rerun(tmp_path, tiny_model_dir, dialogue_fil
         read_safetensors(stages / "rloo" / "adapter" / "adapter_model.safetensors").keys()
     summary = json.loads((run / "train_summary.json").read_text())
     assert [s["type"] for s in summary["stages"]] == ["sft", "reward", "grpo", "rloo"]
+    assert {"rm-reward_model.png", "rl-rl.png", "rloo-rl.png"} <= {p.name for p in (run / "plots").glob("*.png")}
     events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"rm", "rl", "rloo"} <= {e["stage"] for e in events}
     # A second run skips every finished stage and hands on the same policy.

@@ -273,15 +273,6 @@ def resolve_policy(model: str) -> tuple[str, str | None]:
     return model, None
 
 
-def relative_or_absolute(path: str | Path, start: Path) -> str:
-    """``path`` relative to ``start`` when it lies inside it, else absolute (for pointers in JSON)."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(start.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def save_policy(model: Any, tokenizer: Any, path: Path, base_name: str | None = None) -> Path:
     """Atomically save a trained policy.
 

@@ -291,8 +291,15 @@ def _copy_policy(source: Path, target: Path) -> Path:
 
 
 def _finish(ctx: StageContext) -> None:
-    if ctx.is_main_process and not ctx.recipe.keep_checkpoints:
+    """Drop checkpoints (unless kept) and copy the stage's curves into the run's ``plots/``."""
+    if not ctx.is_main_process:
+        return
+    if not ctx.recipe.keep_checkpoints:
         shutil.rmtree(ctx.stage_dir / "checkpoints", ignore_errors=True)
+    for png in sorted((ctx.stage_dir / "plots").glob("*.png")):
+        target = ctx.run_dir / "plots" / f"{ctx.stage_dir.name}-{png.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(png, target)
 
 
 # ----------------------------------------------------------------------------------------- runners

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,14 +56,14 @@ class RewardResult:
     log_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_backbone(
-    base: str, init_adapter: str | None, device: str, dtype: str | None, quantization: str | None
-) -> tuple[Any, Any]:
-    """A sequence-classification model (1 label) of ``base`` with ``init_adapter`` merged in."""
+def load_classifier(
+    base: str, init_adapter: str | None, device: str, dtype: str | None = None, quantization: str | None = None
+) -> Any:
+    """A sequence-classification model (one output) of ``base`` with ``init_adapter`` merged into it."""
     from transformers import AutoModelForSequenceClassification
     from trl.trainer.reward_trainer import suppress_seqcls_warning
 
-    from xinyu.models import hf_dir, load_tokenizer
+    from xinyu.models import hf_dir
     from xinyu.models.loading import _quantization_kwargs, pick_dtype
 
     torch_dtype = pick_dtype(device, dtype)
@@ -76,12 +77,14 @@ def _load_backbone(
     if not quantization:
         model.to(device)
     if init_adapter:
-        from peft import PeftModel
+        from peft import PeftConfig, PeftModel
 
-        model = PeftModel.from_pretrained(model, init_adapter).merge_and_unload()
-    tokenizer = load_tokenizer(base)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
+        # The SFT adapter was saved for a causal LM; loading it as a task-less adapter applies the same
+        # weights to the classifier's identical backbone without asking it for generation methods.
+        config = PeftConfig.from_pretrained(init_adapter)
+        config.task_type = None
+        model = PeftModel.from_pretrained(model, init_adapter, config=config).merge_and_unload()
+    return model
 
 
 def _score_texts(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int) -> list[float]:
@@ -247,7 +250,6 @@ def train_reward_model(
         parameter_fingerprint,
         plot_curves,
         quiet_progress,
-        relative_or_absolute,
         resolve_policy,
         trainable_parameter_count,
     )
@@ -262,7 +264,11 @@ def train_reward_model(
     val = load_pairs(val_pairs)
     log.info("reward model: %d train pairs, %d held-out pairs, base %s", len(train), len(val), model_base)
 
-    model, tokenizer = _load_backbone(model_base, init_adapter, device, dtype, quantization)
+    from xinyu.models import load_tokenizer
+
+    model = load_classifier(model_base, init_adapter, device, dtype, quantization)
+    tokenizer = load_tokenizer(model_base)
+    model.config.pad_token_id = tokenizer.pad_token_id
     if chat_template:
         tokenizer.chat_template = chat_template
     if full:
@@ -336,7 +342,9 @@ def train_reward_model(
         {
             "kind": "reward_model",
             "base": model_base,
-            "init_adapter": relative_or_absolute(init_adapter, output_dir) if init_adapter else None,
+            # Relative to this directory (the run moves as a whole), with the absolute path as a fallback.
+            "init_adapter": os.path.relpath(Path(init_adapter).resolve(), output_dir.resolve()) if init_adapter else None,
+            "init_adapter_absolute": str(Path(init_adapter).resolve()) if init_adapter else None,
             "adapter": adapter_dir.name,
             "full": full,
             "max_length": max_length,
@@ -377,15 +385,17 @@ def load_reward_model(path: str | Path, device: str | None = None, dtype: str | 
 
     info = _pointer(Path(path))
     root: Path = info["_dir"]
-    init = info.get("init_adapter")
-    init_path = str(root / init) if init and not Path(init).is_absolute() else init
+    init_path = None
+    if info.get("init_adapter"):
+        relative = (root / info["init_adapter"]).resolve()
+        init_path = str(relative if relative.exists() else info.get("init_adapter_absolute") or relative)
     weights = root / info.get("adapter", "adapter")
     if info.get("full"):
         from transformers import AutoModelForSequenceClassification
 
         model = AutoModelForSequenceClassification.from_pretrained(str(weights)).to(pick_device(device))
     else:
-        model, _ = _load_backbone(info["base"], init_path, pick_device(device), dtype, None)
+        model = load_classifier(info["base"], init_path, pick_device(device), dtype, None)
         model = PeftModel.from_pretrained(model, str(weights)).merge_and_unload()
     # The tokenizer saved with the reward model carries the chat template it was trained with.
     tokenizer = load_tokenizer(str(weights))
