@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+SYSTEM = "你是心语，一个AI倾听助手，不是人类，也不是执业咨询师。"
 USER_LINES = [
     "最近工作压力很大，晚上总是睡不着。",
     "我和父母总是吵架，不知道怎么沟通。",
@@ -30,7 +31,7 @@ def write_dialogues(path: Path, n: int, *, turns: int = 2, styles=("warm", "dire
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
-        messages = [{"role": "system", "content": "你是心语，一个AI倾听助手，不是人类，也不是执业咨询师。"}]
+        messages = [{"role": "system", "content": SYSTEM}]
         for t in range(turns):
             k = (i * 7 + t * 3 + seed) % len(USER_LINES)
             messages.append({"role": "user", "content": f"{USER_LINES[k]}（{i}-{t}）"})
@@ -39,6 +40,40 @@ def write_dialogues(path: Path, n: int, *, turns: int = 2, styles=("warm", "dire
                      "meta": {"style": styles[i % len(styles)]}})
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def build_small_tokenizer():
+    """A byte-level BPE tokenizer (600 tokens) trained on the fixture lines, with Gemma's turn markers.
+
+    Training tests use it with a tiny Gemma-3 model so that a run takes seconds: the embedded
+    tokenizer's 262k vocabulary makes every model that uses it pay for a 262k-row LM head and a
+    33 MB tokenizer load per stage. The masks and the loss are tested on the real tokenizer elsewhere.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from xinyu.models.templates import ensure_chat_template
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    texts = [*USER_LINES, *ASSISTANT_LINES, SYSTEM, "user model \n（0123456789-）"]
+    bpe.train_from_iterator(texts * 3, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                        unk_token="<unk>", additional_special_tokens=specials[4:])
+    ensure_chat_template(tokenizer)  # Gemma's default template: the vocabulary has its turn markers
+    return tokenizer
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Gemma-3 (2 layers, hidden 32) with the 600-token fixture tokenizer (read-only)."""
+    from tests.conftest import build_tiny_model
+
+    return build_tiny_model(build_small_tokenizer(), tmp_path_factory.mktemp("small-gemma"))
 
 
 @pytest.fixture
@@ -70,3 +105,14 @@ def tiny_recipe(tmp_path: Path, model_dir: Path, files: dict, **top) -> dict:
     }
     recipe.update(top)
     return recipe
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread; two OpenMP threads on a busy 2-core machine stall each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,8 @@ def register(app: typer.Typer) -> None:
         from xinyu.train.pipeline import run_recipe
 
         run_dir = run_recipe(loaded, fresh=fresh)
+        if os.environ.get("RANK", "0") != "0":
+            return  # other ranks of a distributed launch stay quiet
         summary = run_dir / "summary.md"
         if summary.is_file():
             typer.echo(summary.read_text(encoding="utf-8"))

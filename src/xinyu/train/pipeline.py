@@ -75,10 +75,14 @@ def check_data(recipe: Recipe) -> None:
         raise ConfigError([*problems, hint])
 
 
-def _distributed() -> Any:
+def _distributed(recipe: Recipe) -> Any:
+    """The process group: one process, or one rank of ``accelerate launch`` (gloo on CPU, NCCL on GPUs)."""
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    # PartialState only forms a CPU process group when told it runs on CPU; the first instance is
+    # shared by the Trainer's, so it has to be right from the start.
+    return PartialState(cpu=recipe.device == "cpu" or not torch.cuda.is_available())
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -113,7 +117,7 @@ def run_recipe(recipe: Recipe, *, fresh: bool = False) -> Path:
     from transformers.trainer_utils import get_last_checkpoint
 
     check_data(recipe)
-    state = _distributed()
+    state = _distributed(recipe)
     main = state.is_main_process
     run_dir = recipe.run_dir
     if fresh and main:

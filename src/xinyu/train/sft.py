@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ def build_model(recipe: Recipe, init_from: Path | None, seed: int, gradient_chec
 
     dtype = None if recipe.precision == "auto" else recipe.precision
     device = None if recipe.device == "auto" else recipe.device
+    import torch
+
+    if device is None and torch.cuda.is_available():
+        from accelerate import PartialState
+
+        device = f"cuda:{PartialState().local_process_index}"  # one GPU per rank under accelerate launch
     if recipe.method == "full":
         model, tokenizer = load_model(str(init_from) if init_from else recipe.model, device=device, dtype=dtype,
                                       trainable_adapter=True)
@@ -189,39 +196,46 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
 
 
-def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
-    """Train one SFT stage and save its adapter (or model); see the module docstring."""
-    import torch
+@dataclass
+class SFTSetup:
+    """Everything a stage needs before ``train()``: the trainer and what to record about it."""
+
+    trainer: Any
+    tokenizer: Any
+    data_stats: dict[str, Any]
+    trainable_params: int
+    total_params: int
+    has_val: bool
+
+
+def prepare_sft(stage: SFTStage, ctx: StageContext) -> SFTSetup:
+    """Load the model and data of a stage and build its trainer (nothing is trained yet)."""
     from datasets import Dataset
     from transformers import EarlyStoppingCallback, ProgressCallback
 
+    from xinyu.models.loading import pick_device
     from xinyu.train.data import load_stage_data, tokenize_all
-    from xinyu.train.records import peak_rss_mb, reset_peak_rss
     from xinyu.train.trainer import LabelledLossSFTTrainer, MetricsRecorder, StageProgress
 
-    assert isinstance(stage, SFTStage)
-    quiet_libraries()
     recipe: Recipe = ctx.recipe
     seed = stage.seed if stage.seed is not None else recipe.seed
-
-    # --- setup: model, data, trainer -------------------------------------------------------------
-    reset_peak_rss()
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+    data = load_stage_data(stage.data, seed)
+    has_val = bool(data.val)
+    # The trainer's arguments exist before the model is loaded: under DeepSpeed ZeRO-3 they make
+    # from_pretrained shard the weights as they load.
+    on_cpu = pick_device(None if recipe.device == "auto" else recipe.device) == "cpu"
+    args = sft_config(stage, recipe, ctx.stage_dir, seed, has_val, on_cpu)
     model, tokenizer = build_model(recipe, ctx.init_from, seed, stage.gradient_checkpointing)
     trainable, total = _count_params(model)
     template = _read_template(recipe)
     if template:
         tokenizer.chat_template = template
-    data = load_stage_data(stage.data, seed)
     common = {"max_length": stage.max_length, "train_on_prompt": stage.train_on_prompt}
     train_rows, train_counts = tokenize_all(tokenizer, data.train, desc=f"{stage.name} train", **common)
     val_rows, _ = tokenize_all(tokenizer, data.val, desc=f"{stage.name} val", **common)
     if not train_rows:
         raise DataError(f"stage '{stage.name}' has no training dialogue with assistant tokens within "
                         f"max_length={stage.max_length}", path=stage.data.train_files()[0])
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    args = sft_config(stage, recipe, ctx.stage_dir, seed, bool(val_rows), on_cpu)
     callbacks: list[Any] = [MetricsRecorder(stage.name, ctx.log_event)]
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(stage.early_stopping_patience, stage.early_stopping_threshold))
@@ -235,6 +249,27 @@ def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(StageProgress(stage.name))
+    stats = {**data.stats, **{f"train_{k}": v for k, v in train_counts.items()}, "val_rows": len(val_rows)}
+    return SFTSetup(trainer, tokenizer, stats, trainable, total, bool(val_rows))
+
+
+def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
+    """Train one SFT stage and save its adapter (or model); see the module docstring."""
+    import torch
+
+    from xinyu.train.records import peak_rss_mb, reset_peak_rss
+
+    assert isinstance(stage, SFTStage)
+    quiet_libraries()
+    recipe: Recipe = ctx.recipe
+    seed = stage.seed if stage.seed is not None else recipe.seed
+
+    # --- setup: model, data, trainer -------------------------------------------------------------
+    reset_peak_rss()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    setup = prepare_sft(stage, ctx)
+    trainer, tokenizer = setup.trainer, setup.tokenizer
 
     # --- train ------------------------------------------------------------------------------------
     resume = _last_checkpoint(ctx.stage_dir) if ctx.resume else None
@@ -244,7 +279,7 @@ def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
     output = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - start
     final_val = None
-    if val_rows:  # the last evaluation, unless the Trainer just ran one at this step
+    if setup.has_val:  # the last evaluation, unless the Trainer just ran one at this step
         evals = [e for e in trainer.state.log_history if "eval_loss" in e]
         final_val = evals[-1]["eval_loss"] if evals and evals[-1]["step"] == trainer.state.global_step \
             else trainer.evaluate()["eval_loss"]
@@ -268,13 +303,13 @@ def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
         "wall_s": wall,
         "peak_rss_mb": peak_rss_mb(),
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
-        "trainable_params": trainable,
-        "total_params": total,
+        "trainable_params": setup.trainable_params,
+        "total_params": setup.total_params,
         "final_train_loss": train_losses[-1] if train_losses else None,
         "mean_train_loss": output.metrics.get("train_loss"),
         "final_val_loss": final_val,
         "best_val_loss": trainer.state.best_metric,
-        "data": {**data.stats, **{f"train_{k}": v for k, v in train_counts.items()}, "val_rows": len(val_rows)},
+        "data": setup.data_stats,
         "hyperparameters": {**stage.model_dump(mode="json"), "method": recipe.method,
                             "lora": recipe.lora.model_dump(mode="json") if recipe.method != "full" else None,
                             "seed": seed, "effective_batch": stage.batch_size * stage.grad_accum
@@ -282,5 +317,5 @@ def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
     }
     if ctx.is_main_process and not recipe.keep_checkpoints:
         shutil.rmtree(ctx.stage_dir / "checkpoints", ignore_errors=True)
-    del trainer, model
+    del trainer, setup
     return StageResult(output=out, kind=kind, summary=summary)
