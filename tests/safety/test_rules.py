@@ -1,11 +1,24 @@
-"""The rule layer: real risk vs idioms, negation, third person, imminence, evidence spans."""
+"""The rule layer on its own: real risk vs idioms, negation, third person, imminence, evidence spans.
+
+The default pipeline (rules + lexical model) is tested in test_lexical.py on these same tables.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from xinyu.safety import Level, assess
+from xinyu.safety import Level
+from xinyu.safety import assess as assess_any
+from xinyu.safety.config import SafetyConfig
 from xinyu.safety.normalize import normalize
+
+RULES_ONLY = SafetyConfig(layers=["rules"])
+
+
+def assess(text, history=None):
+    """The rule layer alone."""
+    return assess_any(text, history, config=RULES_ONLY)
+
 
 # (text, expected level) — phrasings written for these tests, not copied from the bundled sets.
 RISK = [
@@ -79,9 +92,10 @@ def test_negation_is_not_crisis(text):
 
 
 @pytest.mark.parametrize("text", ["我朋友说她想死", "我妹妹最近总说活着没意思", "my friend said she wants to kill herself"])
-def test_third_person_is_distress_about_someone_else(text):
+def test_third_person_risk_is_crisis_about_someone_else(text):
+    # Someone's life may be at stake: the user gets crisis guidance for that person.
     risk = assess(text)
-    assert risk.level is Level.DISTRESS
+    assert risk.level is Level.CRISIS and not risk.imminent
     assert risk.subject == "other"
     assert risk.categories
 
@@ -146,22 +160,3 @@ def test_normalisation_keeps_offsets():
     s = norm.text.index("自杀")
     start, end = norm.span(s, s + 2)
     assert text[start:end] == "自＊殺"
-
-
-def test_rule_layer_is_fast():
-    import time
-
-    from xinyu.safety.crisis import default_engine
-
-    engine = default_engine()
-    texts = [t for t, _ in RISK] + IDIOMS
-    best = []
-    for text in texts:
-        timings = []
-        for _ in range(3):
-            engine.scan.cache_clear()
-            start = time.perf_counter()
-            assess(text)
-            timings.append(time.perf_counter() - start)
-        best.append(min(timings))
-    assert sum(best) / len(best) < 0.001  # < 1 ms per utterance on average

@@ -83,7 +83,7 @@ def screen_cmd(
 @app.command("eval")
 def eval_cmd(
     files: Annotated[list[Path] | None, typer.Argument(help="Labelled or red-team JSONL files (default: the bundled sets).")] = None,
-    layers: Annotated[str, typer.Option(help="Layers to evaluate besides rules alone, e.g. rules,classifier.")] = "rules",
+    layers: Annotated[str | None, typer.Option(help="Layers to evaluate besides rules alone, e.g. lexical,classifier (default: the configured layers, rules+lexical).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Safety config YAML (classifier path, judge endpoint).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print all metrics as JSON.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Include the misclassified items (texts) in the output.")] = False,
@@ -93,7 +93,7 @@ def eval_cmd(
     from xinyu.io import iter_jsonl
     from xinyu.safety import evaluate as ev
 
-    cfg = _config(config, layers if layers != "rules" else None)
+    cfg = _config(config, layers)
     if not files:
         files = [p for p in (ev.bundled(n) for n in (*ev.BUNDLED_SETS, "redteam")) if p.is_file()]
     report: dict = {"sets": {}, "redteam": {}, "targets": TARGETS}
@@ -130,20 +130,22 @@ def _print_report(report: dict) -> None:
     from rich.table import Table
 
     console = Console(width=max(Console().width, 120))
-    summary = Table(title="Risk assessment (targets: crisis recall ≥ 0.98, imminent recall = 1.00, false crisis ≤ 3%)")
-    for col in ("set", "layers", "n", "crisis R", "crisis P", "imm. R", "false cr.", "hard neg.",
+    summary = Table(title="Risk assessment (targets: crisis recall ≥ 0.98, imminent recall = 1.00, false crisis ≤ 3%; "
+                          "false cr. = crisis on any non-crisis turn, on none = crisis on turns labelled none)")
+    for col in ("set", "layers", "n", "crisis R", "crisis P", "imm. R", "false cr.", "on none", "hard neg.",
                 "distr. F1", "none F1", "mean ms", "p99 ms"):
         summary.add_column(col, justify="right" if col not in ("set", "layers") else "left")
     for set_name, entry in report["sets"].items():
         for name, m in entry.items():
             summary.add_row(set_name, name, str(m["n"]), f"{m['crisis_recall']:.3f}", f"{m['per_level']['crisis']['precision']:.3f}",
                             f"{m['imminent_recall']:.3f}", f"{m['false_crisis_rate']:.3f}",
+                            f"{m['false_crisis_rate_on_none']:.3f}",
                             f"{m['false_crisis_rate_hard_negatives']:.3f} ({m['hard_negatives']})",
                             f"{m['per_level']['distress']['f1']:.3f}", f"{m['per_level']['none']['f1']:.3f}",
                             f"{m['latency_ms']['mean']:.3f}", f"{m['latency_ms']['p99']:.3f}")
     console.print(summary)
     for set_name, entry in report["sets"].items():
-        name = next(k for k in entry if k != "keyword_baseline")
+        name = [k for k in entry if k != "keyword_baseline"][-1]  # the full configuration
         m = entry[name]
         cats = Table(title=f"{set_name} [{name}]: categories and confusion (rows gold, columns predicted)")
         for col in ("category", "precision", "recall", "f1", "support", "", "gold \\ pred", "none", "distress", "crisis"):
@@ -197,6 +199,23 @@ def train_cmd(
                             max_length=max_length, seed=seed, device=device, freeze=freeze)
     info = describe(path)
     typer.echo(f"saved {path} (labels {info['labels']}, {info['examples']} examples, train loss {info['train_loss']:.4f})")
+
+
+@app.command("train-lexical")
+def train_lexical_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model (.npz).")],
+    extra: Annotated[list[Path] | None, typer.Option("--extra", help="More labelled JSONL files (text, history, level, imminent, categories).")] = None,
+    threshold: Annotated[float, typer.Option(help="Combined P(crisis) threshold stored with the model.")] = 0.4,
+    folds: Annotated[int, typer.Option(help="Folds for the out-of-fold predictions the combiner learns from.")] = 5,
+) -> None:
+    """Train the lexical layer (n-gram model + combiner) on the bundled data plus --extra files.
+
+    Use it with `lexical.path: <out>` in a safety config. Needs scikit-learn (xinyu[safety]).
+    """
+    from xinyu.safety.lexical_train import summary, train_bundle
+
+    path = train_bundle(out, extra=extra or [], folds=folds, threshold=threshold)
+    typer.echo(f"saved {path}: {summary(path)}")
 
 
 @app.command("hotlines")

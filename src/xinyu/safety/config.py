@@ -24,7 +24,20 @@ from pydantic import Field, field_validator
 
 from xinyu.config import StrictModel, load_config
 
-LAYERS = ("rules", "classifier", "judge")
+LAYERS = ("rules", "lexical", "classifier", "judge")
+
+
+class LexicalConfig(StrictModel):
+    """The lexical layer (character n-gram model + combiner; on by default, numpy only).
+
+    Attributes:
+        path: A model trained by ``xinyu safety train-lexical``; ``None`` uses the bundled one.
+        threshold: Combined P(crisis) that makes a turn a crisis; ``None`` uses the value stored
+            with the model (chosen on the development set).
+    """
+
+    path: str | None = None
+    threshold: float | None = Field(None, gt=0.0, lt=1.0)
 
 
 class ClassifierConfig(StrictModel):
@@ -110,16 +123,20 @@ class SafetyConfig(StrictModel):
     """All settings of the safety layer.
 
     Attributes:
-        layers: Layers to run, in order; ``rules`` always runs first.
+        layers: Layers to run, in order; ``rules`` always runs first, ``lexical`` (default) next.
         history_window: Earlier user turns whose risk carries over to the current turn.
+        lexical: Lexical layer settings.
         classifier: Classifier layer settings.
         judge: LLM-judge layer settings.
         policy: Response policy.
         screen: Output screening.
     """
 
-    layers: list[Literal["rules", "classifier", "judge"]] = Field(default_factory=lambda: ["rules"])
+    layers: list[Literal["rules", "lexical", "classifier", "judge"]] = Field(
+        default_factory=lambda: ["rules", "lexical"]
+    )
     history_window: int = Field(6, ge=0, le=100)
+    lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -9,13 +9,18 @@ Layers (see :class:`~xinyu.safety.config.SafetyConfig`):
 1. ``rules`` (always): :mod:`xinyu.safety.engine` over the current turn and the last
    ``history_window`` user turns. Risk stated earlier carries over until the user clearly
    de-escalates, and then never drops below distress within the window.
-2. ``classifier`` (optional): a sequence-classification model may *raise* the level when its
+2. ``lexical`` (default): a character n-gram model trained on thousands of labelled utterances
+   and a combiner that weighs it against the rules (:mod:`xinyu.safety.lexical`). It catches new
+   phrasing the rules miss and may lower a non-imminent rule crisis to distress when the context
+   is clearly benign (idioms, games, news); numpy only, well under a millisecond.
+3. ``classifier`` (optional): a sequence-classification model may *raise* the level when its
    probability passes the threshold.
-3. ``judge`` (optional): an OpenAI-compatible LLM, asked only about ambiguous turns (or all
+4. ``judge`` (optional): an OpenAI-compatible LLM, asked only about ambiguous turns (or all
    non-crisis turns), may raise the level; on any failure the rules stand and ``judge:failed`` is
    recorded in ``layers``.
 
-Layers only ever raise a level: a missed crisis costs far more than a gentle check-in too many.
+The optional layers only ever raise a level: a missed crisis costs far more than a gentle check-in
+too many.
 """
 
 from __future__ import annotations
@@ -73,6 +78,17 @@ class Assessor:
         self.engine = engine or default_engine()
         self._classifier = None
         self._judge = None
+        self._lexical = None
+        if "lexical" in self.config.layers:
+            from xinyu.safety.lexical import load_combiner, load_lexical
+
+            path = self.config.lexical.path
+            combiner = load_combiner(path)
+            if self.config.lexical.threshold is not None:
+                from dataclasses import replace
+
+                combiner = replace(combiner, threshold=self.config.lexical.threshold)
+            self._lexical = (load_lexical(path), combiner)
         if "classifier" in self.config.layers:
             from xinyu.safety.classifier import ClassifierLayer
 
@@ -115,6 +131,12 @@ class Assessor:
         """
         verdict = self.rule_verdict(text, history)
         risk = to_assessment(verdict)
+        if self._lexical is not None:
+            from xinyu.safety.lexical import apply_lexical
+
+            model, combiner = self._lexical
+            earlier = [content for role, content in parse_history(history) if role == "user"]
+            apply_lexical(model.predict(text, earlier), combiner, risk, text)
         if self._classifier is not None:
             self._classifier.apply(text, risk)
         if self._judge is not None and (
@@ -168,8 +190,8 @@ _ASSESSORS: dict[str, Assessor] = {}
 def assess(text: str, history: History = None, *, config: SafetyConfig | None = None) -> RiskAssessment:
     """Assess one user turn (see :meth:`Assessor.assess`).
 
-    Without ``config`` only the rule layer runs (< 1 ms). With a config enabling the classifier or
-    judge, the loaded layers are cached per configuration.
+    Without ``config`` the default layers run (rules and the lexical model, about a millisecond).
+    With a config enabling the classifier or judge, the loaded layers are cached per configuration.
     """
     key = config.model_dump_json() if config is not None else ""
     assessor = _ASSESSORS.get(key)

@@ -282,6 +282,15 @@ def combine(turns: list[list[Signal]]) -> Verdict:
         verdict.categories = _categories(verdict.evidence)
         verdict.score = 1.0
         return verdict
+    # Someone else's stated risk ("我朋友说她想死", "我妹妹在手臂上划") is a crisis too: a life may be at
+    # stake and the user needs crisis guidance (how to respond, hotlines, when to call 110/120).
+    other_stated = [s for s in other_risk if s.kind in ("ideation", "method", "farewell") and not s.demoted]
+    if other_stated:
+        verdict.level, verdict.subject = Level.CRISIS, "other"
+        verdict.evidence = _unique(other_stated)
+        verdict.categories = _categories(verdict.evidence)
+        verdict.score = 0.8
+        return verdict
     demoted = [s for s in active if s.demoted]
     risk_related = demoted + resolved + other_risk
     if risk_related or cues_seen or current_distress:

@@ -30,14 +30,16 @@ from xinyu.safety.lexicon import KEYWORDS
 from xinyu.safety.types import Category, Level
 
 RESOURCES = Path(__file__).parent / "resources"
-BUNDLED_SETS = ("testset", "holdout", "fresh", "unseen")
+# Evaluation sets never used for training (dev: thresholds chosen on it; blind: measured once).
+# The rule layer's own sets (testset, holdout, fresh) are training data of the lexical model.
+BUNDLED_SETS = ("dev", "blind", "unseen")
 LEVELS = ("none", "distress", "crisis")
 CATEGORIES = tuple(c.value for c in Category)
 REQUEST_KINDS = ("method_request", "dose_request", "concealment_request", "jailbreak", "roleplay", "fiction", "authority")
 
 
 def bundled(name: str) -> Path:
-    """Path of a bundled set (``testset``, ``holdout``, ``fresh``, ``unseen``, ``redteam``)."""
+    """Path of a bundled set (``dev``, ``blind``, ``unseen``, ``testset``, ``holdout``, ``fresh``, ``redteam``)."""
     return RESOURCES / f"{name}.jsonl"
 
 

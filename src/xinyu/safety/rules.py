@@ -83,6 +83,10 @@ _NOT_ME = r"(?!我(?!" + FAMILY[3:-1] + r"))"  # "杀了我" is a threat to the 
 
 RULES: tuple[Rule, ...] = (
     # ---------------------------------------------------------------- suicidal ideation (Chinese)
+    # Self-contempt for not daring to die presupposes the wish ("连死都不敢").
+    Rule("ideation.not_even_dare", "ideation",
+         r"连(?:死|自杀|去死|寻死)都(?:不敢|没(?:有)?(?:勇气|胆子?)|做不到|下不了手)|死都死不(?:了|成)|\btoo\s+scared\s+to\s+(?:die|kill\s+myself)\b",
+         (S,), subject="self"),
     Rule("ideation.want_die", "ideation", WANT + "(?:" + TIME + ")?" + ADVERBS + "(?:去)?" + DEATH, (S,)),
     Rule("ideation.consider", "ideation",
          r"(?:要不要|该不该|是不是该|应不应该|还要不要)(?:去)?(?:死|自杀|结束(?:自己的?)?生命|活(?:下去|着))", (S,)),
@@ -172,6 +176,11 @@ RULES: tuple[Rule, ...] = (
          r"(?:(?:才|就)?(?:会|能|可以|才能)(?:保证|确保|一定)?(?:死|死掉|淹死|摔死|毒死|致死|致命|没命|窒息|断气)|淹死|摔死|致死|致命|没命|必死|"
          r"一定(?:会)?死|死得了)",
          (S,), subject="self"),
+    # Asking what makes an attempt "succeed" (height, amount, kind) is method seeking too.
+    Rule("method.success", "method",
+         r"(?:多少|多深|多高|几楼|几层|几片|几粒|几颗|哪种|哪个|什么)[^。！？!?\n]{0,12}"
+         r"(?:(?:才|就)?(?:能|可以|会)?(?:保证|确保)?一次(?:就|性)?(?:成功|解决)|(?:保证|确保)(?:能)?成功|成功率)",
+         (S,), subject="self"),
     Rule("method.height", "method", r"(?:跳|摔)下去.{0,6}(?:一定|肯定|会不会|能不能)(?:会)?死", (S,), subject="self"),
     Rule("method.detail", "method",
          r"割.{0,4}(?:多深|哪里|横着|竖着|哪个方向)|烧炭.{0,8}(?:多长|多久|多少|怎么|需要)|(?:上吊|吊死).{0,8}(?:怎么|如何)(?:打结|系)|"
@@ -249,6 +258,15 @@ RULES: tuple[Rule, ...] = (
          r"把.{0,4}(?:药|安眠药|药片|💊)(?:全|全部|都)(?:倒|拿|摆)(?:出来|在)|💊.{0,3}[🍺🍷🥃🍾]|[🍺🍷🥃🍾].{0,3}💊|💊{2,}|"
          r"\b(?:have|got|bought)\s+(?:the|my|some|a|enough)\s+(?:pills|rope|gun|knife|blades?)\s*(?:ready|here|now)?|"
          r"\bi'?ve\s+got\s+everything\s+i\s+need\b", (S,)),
+    # Means within reach, counted rather than named ("我手上有两盒"): imminence together with
+    # method seeking or ideation in the same turn.
+    Rule("means.in_hand", "means",
+         r"(?:手上|手里|身上|身边|家里|包里|抽屉里|床头)(?:就)?(?:有|放着|藏着|拿着|备着)(?:两|三|四|五|几|好几|一整?)(?:盒|瓶|板|把|包|袋)",
+         (S,)),
+    # Living high up is access to a height: imminence together with asking about heights.
+    Rule("location.lives_high", "location",
+         r"(?:我家|我住|家住|住在)(?:在)?(?:\d{2}|[一二三四五六七八九]?十[一二三四五六七八九]?|[二三四五六七八九]十)(?:楼|层)",
+         (S,)),
     # ---------------------------------------------------------------- imminence: plan and time
     Rule("plan.set", "plan",
          r"(?:已经)?想好(?:了)?(?:怎么|怎样|用什么|在哪(?:里)?|什么时候)(?:做|死|结束|走|动手)?(?!写)|计划好了|"
