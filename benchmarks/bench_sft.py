@@ -9,9 +9,9 @@ dialogues (``src/xinyu/data/resources/sample_corpus``, the first 100 by id), ``m
   ``bf16=True`` refuses to start on a CPU; with ``use_cpu=True`` it autocasts to bf16, which a CPU
   without AVX512-BF16 (like this one) emulates at a few tokens/s. Dialogues are given in the
   conversational ``messages`` format, so TRL trains on every token (its default).
-* ``xinyu``: xinyu's SFT stage (assistant-only loss, labelled-positions LM head, length-grouped
-  batches, no gradient checkpointing), same optimizer, schedule, learning rate and effective batch
-  (8 = 4 x 2 accumulation).
+* ``xinyu``: xinyu's SFT stage (assistant-only loss, labelled-positions LM head, no gradient
+  checkpointing), same optimizer, schedule, learning rate and effective batch: 8 = 1 dialogue x 8
+  accumulation steps, so no position is padding and attention needs no padding mask.
 * ``xinyu-all-tokens``: the same with ``train_on_prompt: true``, i.e. TRL's objective (loss on every
   token), to compare the loss curve step by step with TRL's.
 
@@ -129,7 +129,7 @@ def run_xinyu(work: Path, args: argparse.Namespace, all_tokens: bool) -> dict:
         "seed": 42,
         "stages": [{
             "name": "sft", "data": {"train": str(data)}, "max_steps": args.steps, "lr": 2e-5,
-            "scheduler": "linear", "optimizer": "adamw_torch_fused", "batch_size": 4, "grad_accum": 2,
+            "scheduler": "linear", "optimizer": "adamw_torch_fused", "batch_size": 1, "grad_accum": 8,
             "max_length": args.max_length, "logging_steps": 1, "train_on_prompt": all_tokens,
         }],
     })

@@ -75,12 +75,12 @@ def test_merge_convert_quantize_verify(adapter_run):
     assert record["verification"]["passed"] and record["gguf"] == "tiny-f16.gguf"
 
     # Q8_0 through llama.cpp's quantizer: a smaller file that still computes the same model. A random
-    # tiny model's next-token distribution is nearly flat (top-2 logit gap about as large as Q8_0's
-    # rounding), so the 90% rule is checked on the embedded model (slow tier); here most positions agree.
+    # tiny model's next-token distribution is nearly flat (every token is a "near-tie"), so the
+    # tolerance rule is checked on the embedded model (slow tier); here most greedy tokens are identical.
     q8 = quantize_gguf(result.gguf, run / "export" / "tiny-q8_0.gguf", "q8_0")
     assert q8.stat().st_size < result.gguf.stat().st_size
     check = verify_gguf(result.merged, q8, "q8_0", n_tokens=12)
-    assert check.threshold == 0.9 and check.agreement >= 0.5, check
+    assert check.threshold == 0.9 and check.exact_agreement >= 0.5, check
 
 
 def test_export_needs_something_to_do(tmp_path):

@@ -27,8 +27,10 @@ def _snapshot(model):
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def test_lora_trains_the_adapter_and_nothing_else(tmp_path, small_model_dir, dialogue_files):
-    setup = _setup(tmp_path, small_model_dir, dialogue_files)
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_lora_trains_the_adapter_and_nothing_else(tmp_path, small_model_dir, dialogue_files, checkpointing):
+    setup = _setup(tmp_path, small_model_dir, dialogue_files, defaults={
+        **tiny_recipe(tmp_path, small_model_dir, dialogue_files)["defaults"], "gradient_checkpointing": checkpointing})
     model = setup.trainer.model
     before = _snapshot(model)
     setup.trainer.train()

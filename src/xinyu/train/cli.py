@@ -76,6 +76,6 @@ def register(app: typer.Typer) -> None:
             v = result.verification
             status = "passed" if v.passed else "FAILED"
             typer.echo(f"verification {status}: {v.greedy_prefix}/{v.n_tokens} leading greedy tokens identical, "
-                       f"{v.agreement:.0%} agreement ({v.rule})")
+                       f"{v.exact_agreement:.0%} identical, {v.agreement:.0%} identical or near-tie ({v.rule})")
             if not v.passed:
                 raise typer.Exit(1)

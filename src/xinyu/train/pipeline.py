@@ -97,7 +97,10 @@ def _finish(recipe: Recipe, run_dir: Path, output: Path, kind: str) -> Path:
 
     target = run_dir / kind
     with atomic_dir(target) as tmp:
-        shutil.copytree(output, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
+        # A full model is large: hard-link its files (stage outputs are never rewritten in place, a
+        # retrained stage gets a new directory). Adapters are small and simply copied.
+        copy = _link_or_copy if kind == "model" else shutil.copy2
+        shutil.copytree(output, tmp, dirs_exist_ok=True, copy_function=copy)
         if kind == "adapter" and recipe.chat_template:
             from xinyu.io import read_text
             from xinyu.models import load_tokenizer

@@ -174,7 +174,10 @@ def _save(trainer: Any, recipe: Recipe, tokenizer: Any, out: Path, is_main: bool
         trainer.save_model(str(out))  # gathers sharded weights on every rank
     elif is_main:
         out.mkdir(parents=True, exist_ok=True)
-        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(out), safe_serialization=True)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        # Adapters never train the embeddings here; saying so spares PEFT a lookup of the base config.
+        extra = {"save_embedding_layers": False} if is_adapter else {}
+        model.save_pretrained(str(out), safe_serialization=True, **extra)
         if not is_adapter:
             tokenizer.save_pretrained(str(out))  # a full model directory must load on its own
     if is_main and is_adapter:
