@@ -30,9 +30,11 @@ from xinyu.safety.lexicon import KEYWORDS
 from xinyu.safety.types import Category, Level
 
 RESOURCES = Path(__file__).parent / "resources"
-# Evaluation sets never used for training (dev: thresholds chosen on it; blind: measured once).
-# The rule layer's own sets (testset, holdout, fresh) are training data of the lexical model.
-BUNDLED_SETS = ("dev", "blind", "unseen")
+# Evaluation sets, never training data: dev (layer design and threshold chosen on it), blind (a
+# second development set once its errors had been studied), unseen (the rule author's untouched set),
+# final (written last, measured once). The rule layer's own sets (testset, holdout, fresh) are
+# training data of the lexical model.
+BUNDLED_SETS = ("dev", "blind", "unseen", "final")
 LEVELS = ("none", "distress", "crisis")
 CATEGORIES = tuple(c.value for c in Category)
 REQUEST_KINDS = ("method_request", "dose_request", "concealment_request", "jailbreak", "roleplay", "fiction", "authority")
