@@ -175,7 +175,8 @@ def main() -> None:
     parser.add_argument("--runs", default="trl-default,xinyu,xinyu-all-tokens")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch's default)")
     parser.add_argument("--parallel", action="store_true",
-                        help="run the trainers at the same time, so that on a shared machine they see the same load")
+                        help="run the first run (TRL) beside the others (one after another), so that on a shared "
+                             "machine the baseline and xinyu see the same load")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -188,19 +189,21 @@ def main() -> None:
     names = args.runs.split(",")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with tempfile.TemporaryDirectory(prefix="bench_sft_") as tmp:
-        procs = []
-        for name in names:
+        def start(name: str) -> subprocess.Popen:
             print(f"running {name} ...", flush=True)
             cmd = [sys.executable, __file__, "--child", name, "--workdir", tmp, "--steps", str(args.steps),
                    "--n", str(args.n), "--max-length", str(args.max_length), "--heldout", str(args.heldout),
                    "--threads", str(args.threads)]
-            proc = subprocess.Popen(cmd, env=env)
-            if args.parallel:
-                procs.append(proc)
-            elif proc.wait() != 0:
+            return subprocess.Popen(cmd, env=env)
+
+        # --parallel: the first run (TRL) in one lane, the others one after another in a second lane, so
+        # that the baseline shares the machine with a xinyu run for (nearly) its whole duration.
+        background = start(names[0]) if args.parallel else None
+        for name in names[1:] if args.parallel else names:
+            if start(name).wait() != 0:
                 sys.exit(f"{name} failed")
-        if any(proc.wait() != 0 for proc in procs):
-            sys.exit("a run failed")
+        if background is not None and background.wait() != 0:
+            sys.exit(f"{names[0]} failed")
         for name in names:
             results[name] = json.loads((Path(tmp) / f"{name}.json").read_text(encoding="utf-8"))
     report(results, args)

@@ -203,3 +203,22 @@ def test_resume_and_determinism(tmp_path, small_model_dir, dialogue_files, monke
     b = load_file(resumed / "adapter" / "adapter_model.safetensors")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_early_stopping_keeps_the_best_checkpoint(tmp_path, small_model_dir, dialogue_files):
+    from safetensors.torch import load_file
+
+    data = tiny_recipe(tmp_path, small_model_dir, dialogue_files, name="early")
+    data["stages"] = [{"name": "sft", "data": {"train": str(dialogue_files["train"]), "val": str(dialogue_files["val"])},
+                       "lr": 0.5, "scheduler": "constant", "max_steps": 30, "eval_steps": 1,
+                       "early_stopping_patience": 2}]
+    run_dir = run_recipe(validate_recipe({**data, "keep_checkpoints": True}))
+    stage = json.loads((run_dir / "train_summary.json").read_text())["stages"][0]
+    evals = [e["eval_loss"] for e in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+             if "eval_loss" in e]
+    assert stage["steps"] < 30  # a learning rate this high makes the validation loss climb: training stops
+    assert stage["final_val_loss"] == stage["best_val_loss"] == min(evals)
+    best_step = 1 + evals.index(min(evals))
+    best = load_file(run_dir / "stages" / "sft" / "checkpoints" / f"checkpoint-{best_step}" / "adapter_model.safetensors")
+    final = load_file(run_dir / "adapter" / "adapter_model.safetensors")
+    assert all(torch.equal(best[k], final[k]) for k in final)

@@ -77,14 +77,13 @@ def load_stage_data(data: DataArgs, seed: int) -> StageData:
     train = _read(data.train_files())
     val = _read(data.val_files())
     read_train = len(train)
-    train = mix_by_style(train, data.mix, data.mix_default, rng)
-    if not val and data.val_ratio > 0:
+    if not val and data.val_ratio > 0:  # split before mixing: no copy of a dialogue lands on both sides
         order = list(range(len(train)))
         rng.shuffle(order)
-        n_val = max(1, round(len(train) * data.val_ratio))
-        val_idx = set(order[:n_val])
+        val_idx = set(order[: max(1, round(len(train) * data.val_ratio))])
         val = [d for i, d in enumerate(train) if i in val_idx]
         train = [d for i, d in enumerate(train) if i not in val_idx]
+    train = mix_by_style(train, data.mix, data.mix_default, rng)
     if data.limit is not None and len(train) > data.limit:
         train = rng.sample(train, data.limit)
     if data.val_limit is not None and len(val) > data.val_limit:

@@ -282,10 +282,14 @@ def run_sft_stage(stage: StageConfig, ctx: StageContext) -> StageResult:
     output = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - start
     final_val = None
-    if setup.has_val:  # the last evaluation, unless the Trainer just ran one at this step
+    if setup.has_val:
         evals = [e for e in trainer.state.log_history if "eval_loss" in e]
-        final_val = evals[-1]["eval_loss"] if evals and evals[-1]["step"] == trainer.state.global_step \
-            else trainer.evaluate()["eval_loss"]
+        if trainer.args.load_best_model_at_end and trainer.state.best_metric is not None:
+            final_val = trainer.state.best_metric  # early stopping reloaded the best checkpoint: that is what is saved
+        elif evals and evals[-1]["step"] == trainer.state.global_step:
+            final_val = evals[-1]["eval_loss"]  # the Trainer has just evaluated these weights
+        else:
+            final_val = trainer.evaluate()["eval_loss"]
 
     # --- save -------------------------------------------------------------------------------------
     out_name = "model" if recipe.method == "full" else "adapter"
