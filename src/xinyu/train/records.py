@@ -79,7 +79,7 @@ def plot_losses(events: list[dict[str, Any]], stages: list[str], path: Path) -> 
             ax.axvline(offset, color="0.7", linewidth=0.8)
         offset += last
     ax.set_xlabel("optimizer step (cumulative over stages)")
-    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_ylabel("loss")
     ax.set_title("training loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
