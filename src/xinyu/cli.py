@@ -40,13 +40,23 @@ def version() -> None:
 
 @app.command("demo")
 def demo(
-    run_name: str = typer.Option("demo", help="Run directory name under runs/."),
+    run_name: str = typer.Option("demo", "--name", help="Run directory name under runs/."),
     fresh: bool = typer.Option(False, help="Ignore finished steps and redo everything."),
+    skip: list[str] = typer.Option(  # noqa: B008 - typer reads defaults at definition time
+        [], help="Skip a step (repeatable): data, eval_base, train, export, eval_sft, samples, report."
+    ),
+    quick: bool = typer.Option(False, help="Smoke-sized run (a few training steps and test turns)."),
+    model: str = typer.Option(None, help="Base model instead of the embedded default (alias, HF directory or GGUF)."),
 ) -> None:
-    """Build a counselor end to end on the embedded model and write the experiment report."""
+    """Build a counselor end to end on the embedded model and write the experiment report.
+
+    Steps: build the dataset, evaluate the base model, fine-tune (self-cognition then counseling),
+    export GGUF, evaluate again, record deployment examples, write runs/<name>/report.html. A rerun
+    reuses finished steps.
+    """
     from xinyu.demo import run_demo
 
-    run_demo(run_name=run_name, fresh=fresh)
+    run_demo(run_name, fresh=fresh, skip=skip, quick=quick, model=model, echo=typer.echo)
 
 
 @app.command("report")

@@ -243,6 +243,29 @@ def _sample_section(runs: list[EvalRun], count: int) -> list[Any]:
     return blocks
 
 
+def comparison_blocks(runs: list[EvalRun], out: Path, *, samples: int = 5, level: int = 2) -> list[Any]:
+    """The comparison's report blocks (runs, metrics, judge, probes, samples); charts are written into ``out``.
+
+    ``level`` is the heading level of the sections, so the experiment report can nest them.
+    """
+    blocks: list[Any] = [Heading("Runs")]
+    blocks.append(Table(
+        ["name", "model", "backend", "samples", "test data", "contamination"],
+        [[r.name, str((r.info.get("model") or {}).get("model") or "–"), str((r.info.get("backend") or {}).get("kind", "–")),
+          str(r.metrics.get("n")), str((r.info.get("data") or {}).get("path", "–")), contamination_status(r)]
+         for r in runs],
+    ))
+    blocks += [Paragraph(note) for note in _comparability(runs)]
+    blocks += _metric_section(runs, out)
+    blocks += _judge_section(runs, out)
+    blocks += _probe_section(runs, out)
+    blocks += _sample_section(runs, samples)
+    for block in blocks:
+        if isinstance(block, Heading):
+            block.level = level
+    return blocks
+
+
 def write_comparison(
     dirs: list[str | Path], names: list[str] | None = None, out: str | Path = "eval-compare", *, samples: int = 5
 ) -> list[Path]:
@@ -269,18 +292,7 @@ def write_comparison(
             r.name = f"{r.name} ({seen[r.name]})"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    blocks: list[Any] = [Heading("Runs")]
-    blocks.append(Table(
-        ["name", "model", "backend", "samples", "test data", "contamination"],
-        [[r.name, str((r.info.get("model") or {}).get("model") or "–"), str((r.info.get("backend") or {}).get("kind", "–")),
-          str(r.metrics.get("n")), str((r.info.get("data") or {}).get("path", "–")), contamination_status(r)]
-         for r in runs],
-    ))
-    blocks += [Paragraph(note) for note in _comparability(runs)]
-    blocks += _metric_section(runs, out)
-    blocks += _judge_section(runs, out)
-    blocks += _probe_section(runs, out)
-    blocks += _sample_section(runs, samples)
+    blocks = comparison_blocks(runs, out, samples=samples)
     title = "Evaluation: " + " vs ".join(r.name for r in runs)
     md = write_text(out / "report.md", to_markdown(title, blocks, out))
     page = write_text(out / "report.html", to_html(title, blocks))

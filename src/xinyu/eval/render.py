@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +94,8 @@ def to_markdown(title: str, blocks: list[Block], base: Path) -> str:
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
             lines.append("")
         elif isinstance(block, Figure):
-            rel = block.path.relative_to(base) if block.path.is_relative_to(base) else block.path
-            lines += [f"![{block.caption}]({rel.as_posix()})", ""]
+            rel = Path(os.path.relpath(block.path, base)).as_posix()
+            lines += [f"![{block.caption}]({rel})", ""]
         elif isinstance(block, SampleBlock):
             lines += [f"**{block.title}**", ""]
             lines += [f"> {role}：{_md_cell(text)}  " for role, text in block.context]
