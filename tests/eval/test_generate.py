@@ -137,3 +137,12 @@ def test_failed_samples_stay_missing_and_are_retried(test_split, tmp_path, scrip
     run_generation(backend, test_split, out, concurrency=2, progress=False)
     assert len(server.requests) == before + 1  # only the missing sample
     assert all(r["prediction"] == "好的" for r in _rows(out))
+
+
+def test_persona_keyword_means_the_served_persona(test_split):
+    from xinyu.serve.persona import DEFAULT_PERSONA, resolve_system_prompt
+
+    assert resolve_system_prompt("persona") == DEFAULT_PERSONA and resolve_system_prompt(None) is None
+    assert resolve_system_prompt("你是心语。") == "你是心语。"
+    samples = build_samples(test_split, system_prompt=resolve_system_prompt("persona"), max_turns=1)
+    assert all(s.context[0] == {"role": "system", "content": DEFAULT_PERSONA} for s in samples)

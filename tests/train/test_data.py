@@ -41,3 +41,23 @@ def test_load_stage_data_split_limit_and_determinism(tmp_path):
 def test_missing_data_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"data file not found: .*nope\.jsonl"):
         load_stage_data(DataArgs(train=str(tmp_path / "nope.jsonl")), seed=0)
+
+
+def test_system_prompt_given_to_dialogues_without_one(tmp_path):
+    import json
+
+    from xinyu.serve.persona import DEFAULT_PERSONA
+
+    with_own = write_dialogues(tmp_path / "own.jsonl", 3)  # these carry their own system message
+    rows = [json.loads(line) for line in with_own.read_text(encoding="utf-8").splitlines()]
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({**r, "id": r["id"] + "-b", "messages": r["messages"][1:]}, ensure_ascii=False)
+                            + "\n" for r in rows), encoding="utf-8")
+    data = load_stage_data(DataArgs(train=[str(with_own), str(bare)], system="persona"), seed=0)
+    firsts = sorted(m[0]["content"] for m in data.train)
+    assert firsts == sorted([rows[0]["messages"][0]["content"]] * 3 + [DEFAULT_PERSONA] * 3)
+    assert all(sum(msg["role"] == "system" for msg in m) == 1 for m in data.train)
+    literal = load_stage_data(DataArgs(train=str(bare), system="你是小语。"), seed=0)
+    assert {m[0]["content"] for m in literal.train} == {"你是小语。"}
+    plain = load_stage_data(DataArgs(train=str(bare)), seed=0)
+    assert all(m[0]["role"] == "user" for m in plain.train)

@@ -89,3 +89,16 @@ def test_unknown_loss_type(tmp_path, tiny_model_dir):
 
     with pytest.raises(XinyuError, match="unknown DPO loss_type 'kto'"):
         train_dpo(str(tiny_model_dir), short_pairs(2), tmp_path, loss_type="kto")
+
+
+def test_pair_prompts_get_the_stage_system_prompt(tmp_path):
+    from tests.train.align_support import write_pairs_file
+    from xinyu.serve.persona import DEFAULT_PERSONA
+    from xinyu.train.align_stages import DPOStage, _split_pairs
+
+    pairs = str(write_pairs_file(tmp_path / "pairs.jsonl"))
+    stage = DPOStage(name="dpo", data={"train": pairs, "val": pairs, "system": "persona"})
+    train, val = _split_pairs(stage, seed=0)
+    assert len(train) == 12 and len(val) == 12
+    assert all(p.messages[0] == {"role": "system", "content": DEFAULT_PERSONA} for p in (*train, *val))
+    assert all(p.messages[1]["role"] == "user" for p in train)

@@ -224,7 +224,8 @@ def run_generation(
         params: Generation parameters (default: greedy, 256 new tokens).
         model: The model argument behind ``backend`` (recorded; used for the cache fingerprint).
         name: Label of this model in reports (default: the backend's name).
-        system_prompt: Persona/system prompt replacing the dialogues' own (recorded).
+        system_prompt: Persona/system prompt replacing the dialogues' own (recorded); ``"persona"``: the default
+            persona that chat/serve send.
         max_turns: Assistant turns per dialogue (the first ones).
         limit: Number of samples (the first ones, in file order).
         batch_size: Batch size for backends that batch (transformers); 1 streams one at a time.
@@ -243,6 +244,9 @@ def run_generation(
     out_dir = Path(out_dir)
     data_path = Path(data_path)
     started = now_iso()
+    from xinyu.serve.persona import resolve_system_prompt
+
+    system_prompt = resolve_system_prompt(system_prompt)
     samples = build_samples(data_path, system_prompt=system_prompt, max_turns=max_turns, limit=limit)
     data_sha = file_sha256(data_path)
     identity = model_identity(backend, model)

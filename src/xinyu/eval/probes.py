@@ -220,7 +220,8 @@ def run_probes(
         backend: Any backend.
         out_dir: Evaluation directory (None: do not write).
         persona: Expected name and maker (default: 心语 / 心语开源社区).
-        system_prompt: A system prompt sent before each probe (None: the model's own identity).
+        system_prompt: A system prompt sent before each probe (None: the model's own identity; ``"persona"``: the
+            default persona that chat/serve send).
         params: Generation parameters (default: greedy, 128 new tokens).
         probes_file: Another probe set (YAML with a ``probes`` list).
         batch_size: Batch size for batching backends.
@@ -235,6 +236,9 @@ def run_probes(
     persona = persona or Persona()
     params = params or PROBE_PARAMS
     probes = load_probes(probes_file)
+    from xinyu.serve.persona import resolve_system_prompt
+
+    system_prompt = resolve_system_prompt(system_prompt)
     prefix = [{"role": "system", "content": system_prompt}] if system_prompt else []
     conversations = [[*prefix, {"role": "user", "content": p["text"]}] for p in probes]
     replies = generate_replies(

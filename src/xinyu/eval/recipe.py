@@ -66,7 +66,7 @@ class ProbesConfig(StrictModel):
     name_en: str = Field("xinyu", description="Expected name in English replies.")
     author: str = Field("心语开源社区", description="Expected maker.")
     author_en: str = Field("xinyu contributors", description="Expected maker in English replies.")
-    system_prompt: str | None = Field(None, description="System prompt for the probes (None: the model's own identity).")
+    system_prompt: str | None = Field(None, description="System prompt for the probes (None: the model's own identity; 'persona': the default persona).")
     max_new_tokens: int = Field(128, ge=1, description="Tokens per probe reply.")
     file: str | None = Field(None, description="Another probe set (YAML).")
 
@@ -85,7 +85,7 @@ class EvalRecipe(StrictModel):
     data: str = Field(..., description="Dialogue JSONL test split.")
     models: list[ModelEntry] = Field(..., min_length=1, description="Models to evaluate; the first is the baseline.")
     params: ParamsConfig = Field(default_factory=ParamsConfig, description="Generation parameters.")
-    system_prompt: str | None = Field(None, description="Persona/system prompt for every test turn (recorded).")
+    system_prompt: str | None = Field(None, description="Persona/system prompt for every test turn ('persona': the default persona; recorded).")
     max_turns: int | None = Field(None, ge=1, description="Assistant turns per dialogue.")
     limit: int | None = Field(None, ge=1, description="Samples to evaluate (the first ones).")
     batch_size: int = Field(8, ge=1, description="Batch size for the transformers backend.")

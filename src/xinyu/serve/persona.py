@@ -33,6 +33,18 @@ AI_NOTICE = (
 )
 
 
+PERSONA_KEYWORD = "persona"
+
+
+def resolve_system_prompt(value: str | None) -> str | None:
+    """A recipe's system prompt: ``"persona"`` means :data:`DEFAULT_PERSONA` (what chat/serve send), else as given.
+
+    Train, evaluate and serve with the same system prompt: a model fine-tuned without one copies an
+    unfamiliar system prompt into its replies, and one trained with it expects it.
+    """
+    return DEFAULT_PERSONA if value == PERSONA_KEYWORD else value
+
+
 def load_persona(path: str | Path | None) -> str:
     """The persona text from a UTF-8 file, or :data:`DEFAULT_PERSONA` when ``path`` is None."""
     if path is None:

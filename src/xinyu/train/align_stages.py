@@ -34,6 +34,7 @@ from pydantic import Field, model_validator
 
 from xinyu.config import StrictModel
 from xinyu.errors import ConfigError
+from xinyu.serve.persona import resolve_system_prompt
 from xinyu.train.config import StageConfig
 from xinyu.train.stages import StageContext, StageResult
 
@@ -226,6 +227,7 @@ def _kind(path: Path) -> str:
 
 def _split_pairs(stage: StageConfig, seed: int) -> tuple[list[Any], list[Any]]:
     from xinyu.train.align_common import load_pairs
+    from xinyu.train.data import with_system
 
     train = [p for f in stage.data.train_files() for p in load_pairs(f)]
     val = [p for f in stage.data.val_files() for p in load_pairs(f)]
@@ -237,6 +239,10 @@ def _split_pairs(stage: StageConfig, seed: int) -> tuple[list[Any], list[Any]]:
         held = set(order[:cut])
         val = [p for i, p in enumerate(train) if i in held]
         train = [p for i, p in enumerate(train) if i not in held]
+    system = resolve_system_prompt(stage.data.system)
+    if system:  # the prompts get the system message the SFT stages trained with
+        for pair in (*train, *val):
+            pair.messages = with_system(pair.messages, system)
     # Limits keep a seeded random subset in file order (pair files are grouped by dialogue).
     if stage.data.limit and stage.data.limit < len(train):
         keep = set(random.Random(seed).sample(range(len(train)), stage.data.limit))
@@ -405,6 +411,7 @@ def _run_rl(stage: _RLStage, ctx: StageContext, algorithm: str) -> StageResult:
         num_iterations=stage.num_iterations,
         max_history=stage.max_history,
         prompt_limit=stage.data.limit,
+        system=resolve_system_prompt(stage.data.system),
         val_prompts=stage.data.val_files() or None,
         eval_limit=stage.eval_limit,
         eval_samples=stage.eval_samples,

@@ -61,6 +61,11 @@ class DataArgs(StrictModel):
     mix_default: float = Field(1.0, ge=0, description="Weight of dialogues whose style is not listed in mix.")
     limit: int | None = Field(None, ge=1, description="Keep at most this many training dialogues (after mixing).")
     val_limit: int | None = Field(None, ge=1, description="Keep at most this many validation dialogues.")
+    system: str | None = Field(
+        None,
+        description="System prompt given to dialogues that have none ('persona': the default persona that "
+        "xinyu chat/serve send). Train with the system prompt you will serve with.",
+    )
 
     @field_validator("mix")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xinyu.errors import ConfigError
+from xinyu.serve.persona import resolve_system_prompt
 from xinyu.train.config import DataArgs
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,16 @@ def load_stage_data(data: DataArgs, seed: int) -> StageData:
         val = rng.sample(val, data.val_limit)
     stats = {"dialogues_read": read_train, "train_dialogues": len(train), "val_dialogues": len(val)}
     log.info("stage data: %d train / %d val dialogues (%d read)", len(train), len(val), read_train)
-    return StageData([d.messages for d in train], [d.messages for d in val], stats)
+    system = resolve_system_prompt(data.system)
+    return StageData([with_system(d.messages, system) for d in train], [with_system(d.messages, system) for d in val],
+                     stats)
+
+
+def with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
+    """``messages`` with ``system`` as their first message when they have no system message of their own."""
+    if not system or (messages and messages[0]["role"] == "system"):
+        return messages
+    return [{"role": "system", "content": system}, *messages]
 
 
 def tokenize_all(

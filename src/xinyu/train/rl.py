@@ -137,6 +137,7 @@ def train_rl(
     target_modules: str | Sequence[str] = "all-linear",
     max_history: int | None = 4,
     prompt_limit: int | None = None,
+    system: str | None = None,
     logging_steps: int = 1,
     seed: int = 0,
     device: str | None = None,
@@ -187,6 +188,7 @@ def train_rl(
         lora_dropout: LoRA dropout (new adapter only).
         target_modules: LoRA targets (new adapter only).
         max_history: Earlier messages kept with each user turn.
+        system: System message given to prompts that have none.
         prompt_limit: Seeded subset of this many training prompts.
         logging_steps: Log every this many steps.
         seed: Seed of sampling, data order and the held-out subset.
@@ -245,6 +247,11 @@ def train_rl(
     device = pick_device(device)
     prompts = load_prompt_sources(train_prompts, max_history=max_history, limit=prompt_limit, seed=seed)
     held_out = load_prompt_sources(val_prompts, max_history=max_history, limit=eval_limit, seed=seed)
+    if system:  # the system message the SFT stages trained with, where a prompt has none
+        from xinyu.train.data import with_system
+
+        prompts = [with_system(p, system) for p in prompts]
+        held_out = [with_system(p, system) for p in held_out]
     if not prompts:
         raise ConfigError(["data.train: no prompts (expected dialogues with user turns, pairs or prompts)"])
     funcs, func_weights = build_reward_terms(
