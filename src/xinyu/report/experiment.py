@@ -116,7 +116,7 @@ def _data_section(data_dir: Path | None) -> list[Any]:
     manifest = read_json(data_dir / "manifest.json")
     stats = read_json(data_dir / "stats.json") if (data_dir / "stats.json").is_file() else {}
     blocks.append(Paragraph(
-        f"Dataset `{manifest.get('name')}` in {data_dir}, built by xinyu {manifest.get('xinyu_version')} on "
+        f"Dataset '{manifest.get('name')}' in {data_dir}, built by xinyu {manifest.get('xinyu_version')} on "
         f"{manifest.get('created_at')} (seed {manifest.get('seed')}). Every count below comes from its manifest."
     ))
     rows = []
@@ -133,10 +133,15 @@ def _data_section(data_dir: Path | None) -> list[Any]:
     rules = cleaning.get("rules") or {}
     reasons = cleaning.get("dropped") or {}
     if rules or reasons:
-        blocks.append(Table(
-            ["清洗规则 rule / 丢弃原因 drop reason", "count"],
-            [[f"rule: {k}", _fmt(v)] for k, v in rules.items()] + [[f"dropped: {k}", _fmt(v)] for k, v in reasons.items()],
-            caption="清洗记录 / Cleaning log (turns changed per rule; dialogues dropped per reason)",
+        rows = [[f"rule: {k}", _fmt(v)] for k, v in rules.items() if v] + \
+            [[f"dropped: {k}", _fmt(v)] for k, v in reasons.items() if v]
+        idle = [k for k, v in rules.items() if not v]
+        caption = "清洗记录 / Cleaning log (turns changed per rule; dialogues dropped per reason)"
+        if rows:
+            blocks.append(Table(["清洗规则 rule / 丢弃原因 drop reason", "count"], rows, caption=caption))
+        blocks.append(Paragraph(
+            (f"Rules applied that changed nothing: {', '.join(idle)}. " if idle else "")
+            + ("No dialogue was dropped." if not any(reasons.values()) else "")
         ))
     splits = stats.get("splits") or {}
     if splits:

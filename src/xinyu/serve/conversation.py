@@ -14,7 +14,9 @@ One user turn goes through these steps:
    ``generate``, ``generate_with_preamble`` (safety instructions added to the system prompt) or
    ``template`` (a fixed reply replaces the model);
 3. the model streams a reply from persona + budgeted history + the user turn;
-4. ``screen(reply, history, risk)`` checks the whole reply; the policy's ``append`` text follows it.
+4. the leak guard (:mod:`xinyu.serve.leak`) stops a reply that starts reciting the system prompt and cuts
+   the recitation off; ``screen(reply, history, risk)`` then checks the whole reply; the policy's
+   ``append`` text follows it.
 
 **Streaming and screening.** The model's text is streamed as it comes and screened once complete.
 When the screen changed it, :attr:`ReplyStream.correction` holds the full corrected reply and each front
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from xinyu.errors import XinyuError
 from xinyu.serve.backends import Backend, GenerationParams, StreamStats, open_stream
 from xinyu.serve.history import HistoryBudget
+from xinyu.serve.leak import LeakGuard
 from xinyu.serve.persona import CLOSING_MESSAGE, DEFAULT_PERSONA, END_COMMANDS
 from xinyu.serve.session import Session, SessionEndedError, new_id
 
@@ -128,6 +131,7 @@ class ReplyStream:
         self.risk: RiskAssessment | None = None
         self.decision: PolicyDecision | None = None
         self.banner = ""
+        self._guard: LeakGuard | None = None
         self.ending = counselor.is_end_command(text)
         if not self.ending:
             self.risk, self.decision = counselor.assess(text, session.history)
@@ -184,12 +188,17 @@ class ReplyStream:
                 yield model_text
             else:
                 messages = counselor.build_messages(self.text, history, decision, persona=self.persona)
+                system = messages[0]["content"] if messages[0]["role"] == "system" else None
+                self._guard = LeakGuard(system)
                 pieces, stats = open_stream(counselor.backend, messages, self.params)
                 try:
                     for piece in pieces:
+                        checked = len(model_text) - self._guard.min_chars
                         model_text += piece
                         self.streamed += piece
                         yield piece
+                        if self._guard.find(model_text, checked) is not None:
+                            break  # the model is reciting its instructions: stop it (cut in _finalize)
                 finally:
                     pieces.close()
         except (GeneratorExit, KeyboardInterrupt):
@@ -216,13 +225,20 @@ class ReplyStream:
         violations: list[str] = []
         screened = False
         text = model_text
+        if self._guard is not None:
+            text, leaked = self._guard.cut(text)
+            if leaked:
+                violations.append("system_prompt_leak")
+                screened = True
         if decision.action != "template" and counselor.safety_enabled:
             # The function, not the package attribute: importing the submodule `xinyu.safety.screen`
             # rebinds `xinyu.safety.screen` to the module.
             from xinyu.safety.screen import screen
 
-            result = screen(model_text, history, self.risk)
-            text, violations, screened = result.reply, list(result.violations), not result.ok
+            result = screen(text, history, self.risk)
+            text = result.reply
+            violations += list(result.violations)
+            screened = screened or not result.ok
         if decision.append and decision.append not in text:
             text = f"{text.rstrip()}\n\n{decision.append}" if text.strip() else decision.append
         user_id = self.session.add("user", self.text, risk=self.risk)

@@ -117,8 +117,14 @@ def _finish(recipe: Recipe, run_dir: Path, output: Path, kind: str) -> Path:
 
 def run_recipe(recipe: Recipe, *, fresh: bool = False) -> Path:
     """Run every stage of ``recipe``; return the run directory (see the module docstring)."""
+    import warnings
+
     from transformers.trainer_utils import get_last_checkpoint
 
+    # PEFT looks for the base model's config.json to tell whether the vocabulary changed when a
+    # checkpoint is saved; an alias ("gemma-3-270m") is not a path, and xinyu never resizes the
+    # vocabulary, so its "could not find a config file" warnings only add noise.
+    warnings.filterwarnings("ignore", message=r"(Could not find a config file|Unable to fetch remote file)")
     check_data(recipe)
     state = _distributed(recipe)
     main = state.is_main_process
