@@ -45,3 +45,23 @@ def test_counselor_stops_a_recitation_and_corrects_the_stream(scripted_openai):
     assert "system_prompt_leak" in reply.violations and reply.screened
     assert stream.correction == reply.text and streamed != reply.text
     assert session.history[-1]["content"] == reply.text  # the stored turn is the cut one
+
+
+def test_loops_are_cut_after_the_first_occurrence():
+    from xinyu.serve.leak import cut_loop, looping
+
+    loop = "不是真人，我是心语。能在身边陪伴你，是最好的陪伴。能在身边陪伴你，是最好的陪伴。能在身边"
+    assert cut_loop(loop) == ("不是真人，我是心语。能在身边陪伴你，是最好的陪伴。", True)
+    assert cut_loop("我一直觉得，我这个人的性格，我这个人的性格，我这个人") == ("我一直觉得，我这个人的性格。", True)
+    for fine in ("好的，好的，好的。谢谢你愿意告诉我。", "听起来你很累。你愿意多说一些吗？"):
+        assert cut_loop(fine) == (fine, False)
+    # While streaming, only complete clauses count: a clause still being written may go on differently.
+    assert not looping("能在身边陪伴你，是最好的陪伴。能在身边陪伴你")
+    assert looping("能在身边陪伴你，是最好的陪伴。能在身边陪伴你，")
+
+
+def test_counselor_stops_a_loop(scripted_openai):
+    server = scripted_openai(lambda body: "你最近压力很大。能说出来就很好，能说出来就很好，能说出来就很好，")
+    counselor = Counselor(load_backend(server.base_url, max_retries=0))
+    reply = counselor.chat("最近压力很大", Session())
+    assert reply.text.startswith("你最近压力很大。能说出来就很好。") and "repetition_loop" in reply.violations

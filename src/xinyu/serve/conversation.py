@@ -14,8 +14,8 @@ One user turn goes through these steps:
    ``generate``, ``generate_with_preamble`` (safety instructions added to the system prompt) or
    ``template`` (a fixed reply replaces the model);
 3. the model streams a reply from persona + budgeted history + the user turn;
-4. the leak guard (:mod:`xinyu.serve.leak`) stops a reply that starts reciting the system prompt and cuts
-   the recitation off; ``screen(reply, history, risk)`` then checks the whole reply; the policy's
+4. the guards of :mod:`xinyu.serve.leak` stop a reply that starts reciting the system prompt or repeats a
+   clause, and cut the recitation or the loop off; ``screen(reply, history, risk)`` then checks the whole reply; the policy's
    ``append`` text follows it.
 
 **Streaming and screening.** The model's text is streamed as it comes and screened once complete.
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from xinyu.errors import XinyuError
 from xinyu.serve.backends import Backend, GenerationParams, StreamStats, open_stream
 from xinyu.serve.history import HistoryBudget
-from xinyu.serve.leak import LeakGuard
+from xinyu.serve.leak import LeakGuard, cut_loop, looping
 from xinyu.serve.persona import CLOSING_MESSAGE, DEFAULT_PERSONA, END_COMMANDS
 from xinyu.serve.session import Session, SessionEndedError, new_id
 
@@ -197,8 +197,8 @@ class ReplyStream:
                         model_text += piece
                         self.streamed += piece
                         yield piece
-                        if self._guard.find(model_text, checked) is not None:
-                            break  # the model is reciting its instructions: stop it (cut in _finalize)
+                        if self._guard.find(model_text, checked) is not None or looping(model_text):
+                            break  # reciting its instructions or looping: stop the model (cut in _finalize)
                 finally:
                     pieces.close()
         except (GeneratorExit, KeyboardInterrupt):
@@ -227,9 +227,12 @@ class ReplyStream:
         text = model_text
         if self._guard is not None:
             text, leaked = self._guard.cut(text)
+            text, looped = cut_loop(text)
             if leaked:
                 violations.append("system_prompt_leak")
-                screened = True
+            if looped:
+                violations.append("repetition_loop")
+            screened = leaked or looped
         if decision.action != "template" and counselor.safety_enabled:
             # The function, not the package attribute: importing the submodule `xinyu.safety.screen`
             # rebinds `xinyu.safety.screen` to the module.
