@@ -203,7 +203,9 @@ def common_kwargs(stage: StageConfig, ctx: StageContext) -> dict[str, Any]:
         "target_modules": "all-linear" if full else _lora_targets(recipe),
         "full": full,
         "extra_args": extra,
-        "on_row": ctx.log_event if ctx.is_main_process else None,
+        # Events carry the stage's name (as SFT events do), so plots and resume truncation find them.
+        "on_row": (lambda row: ctx.log_event({**row, "stage": stage.name, "type": stage.type}))
+        if ctx.is_main_process else None,
         "is_main": ctx.is_main_process,
         "resume_from": _last_checkpoint(ctx.stage_dir) if ctx.resume and stage.save_steps else None,
         "chat_template": _read_template(recipe),
