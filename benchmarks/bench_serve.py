@@ -40,6 +40,11 @@ PROMPTS = [
 ]
 
 
+# llama-cpp-python sampling settings for plain greedy decoding (the same for every direct call).
+GREEDY = {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+          "stop": ["<end_of_turn>"]}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,12 +94,7 @@ def direct_request(llm, prompt: str, max_tokens: int) -> dict:
     for chunk in llm.create_completion(
         text,
         max_tokens=max_tokens,
-        temperature=0.0,
-        top_p=1.0,
-        top_k=0,
-        min_p=0.0,
-        repeat_penalty=1.0,
-        stop=["<end_of_turn>"],
+        **GREEDY,
         stream=True,
     ):
         if chunk["choices"][0]["text"] and first is None:
@@ -115,12 +115,7 @@ def direct_token_counts(gguf: Path, max_tokens: int, threads: int) -> list[int]:
         out = llm.create_completion(
             render(GEMMA_TEMPLATE, model_messages_for(prompt)),
             max_tokens=max_tokens,
-            temperature=0.0,
-            top_p=1.0,
-            top_k=0,
-            min_p=0.0,
-            repeat_penalty=1.0,
-            stop=["<end_of_turn>"],
+            **GREEDY,
         )
         counts.append(out["usage"]["completion_tokens"])
     llm.close()

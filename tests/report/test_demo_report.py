@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+from tests.support.browser import ARGS, ARTIFACTS, CHROMIUM
 
 
 @pytest.fixture(scope="module")
